@@ -1,0 +1,139 @@
+"""The paper's alignment metric, its corrected variant, and the trivial predictors that calibrate it.
+
+Predictions live in a *long* table with one row per (subject, item): columns ``subject``,
+``item``, ``trait``, ``target`` (0..5, 0 = missing) and ``predicted`` (1..5, NaN when the
+model's answer could not be parsed; the paper drops those).
+
+Two variants, always named:
+
+* ``faithful``: the paper's code. A missing target (stored 0) is compared as the number 0.
+* ``corrected``: rows whose target is missing are dropped.
+
+Introduced in :doc:`/notebooks/02_dataset_splits`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import PalignError
+from .inventories import Inventory, check_name, keyed_values
+
+VARIANTS: tuple[str, ...] = ("faithful", "corrected")
+
+
+def _usable(predictions: pd.DataFrame, variant: str) -> pd.DataFrame:
+    check_name(variant, VARIANTS, "metric variant")
+    needed = {"subject", "trait", "target", "predicted"}
+    if not needed <= set(predictions.columns):
+        raise PalignError(f"Predictions need columns {sorted(needed)}; got {sorted(predictions.columns)}.")
+    rows = predictions[predictions["predicted"].notna()]
+    return rows if variant == "faithful" else rows[rows["target"] > 0]
+
+
+def subject_trait_errors(predictions: pd.DataFrame, variant: str = "faithful") -> pd.DataFrame:
+    """Mean absolute error per subject and trait: (n_subjects, n_traits), the paper's Score_t(s)."""
+    rows = _usable(predictions, variant)
+    err = (rows["predicted"] - rows["target"]).abs()
+    return err.groupby([rows["subject"], rows["trait"]]).mean().unstack("trait")
+
+
+def alignment_score(predictions: pd.DataFrame, variant: str = "faithful") -> pd.Series:
+    """Per-trait MAE averaged over subjects, plus ``composite`` (their sum). Lower is better."""
+    per_trait = subject_trait_errors(predictions, variant).mean()
+    return pd.concat([per_trait, pd.Series({"composite": per_trait.sum()})])
+
+
+def within_one(predictions: pd.DataFrame, variant: str = "corrected") -> float:
+    """Share of answers within one scale point of the target."""
+    rows = _usable(predictions, variant)
+    return float(((rows["predicted"] - rows["target"]).abs() <= 1).mean())
+
+
+def profile_correlation(predictions: pd.DataFrame) -> pd.Series:
+    """Per subject: Pearson r between predicted and target answers over the test items (NaN if constant)."""
+    rows = _usable(predictions, "corrected")
+
+    def corr(g: pd.DataFrame) -> float:
+        if g["predicted"].nunique() < 2 or g["target"].nunique() < 2:
+            return float("nan")
+        return float(np.corrcoef(g["predicted"], g["target"])[0, 1])
+
+    return rows.groupby("subject")[["predicted", "target"]].apply(corr)
+
+
+def bootstrap_ci(
+    per_subject: pd.Series, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of a per-subject quantity with a percentile bootstrap CI over subjects: (mean, low, high)."""
+    values = per_subject.dropna().to_numpy(dtype=float)
+    if len(values) == 0:
+        raise PalignError("No subjects to bootstrap over.")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(values.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def long_table(
+    answers: pd.DataFrame, items: list[str], inventory: Inventory, target_values: np.ndarray
+) -> pd.DataFrame:
+    """A long predictions frame skeleton (no ``predicted`` yet) for ``answers`` x ``items``.
+
+    ``target_values``: (n_subjects, n_items) targets under the chosen keying.
+    """
+    n_subj, n_items = target_values.shape
+    return pd.DataFrame(
+        {
+            "subject": np.repeat(answers.index.to_numpy(), n_items),
+            "item": np.tile(items, n_subj),
+            "trait": np.tile(inventory.items.loc[items, "trait"].to_numpy(), n_subj),
+            "target": target_values.reshape(-1),
+        }
+    )
+
+
+def trivial_predictions(
+    answers: pd.DataFrame,
+    inventory: Inventory,
+    known_items: list[str],
+    test_items: list[str],
+    kind: str,
+    keying: str,
+) -> pd.DataFrame:
+    """Predictions of a predictor that needs no model, as a long table.
+
+    ``kind``: ``always_A`` .. ``always_E`` (the same literal answer to every statement) or
+    ``trait_mean`` (the subject's mean known answer in the trait, in the trait's direction, rounded
+    half to even; 3 when none is known), turned into each test item's target space.
+    """
+    from .inventories import targets
+
+    kinds = tuple(f"always_{x}" for x in "ABCDE") + ("trait_mean",)
+    check_name(kind, kinds, "trivial predictor")
+    signs = inventory.items.loc[test_items, "sign"].to_numpy()
+    target_values = targets(answers[test_items].to_numpy(), signs, inventory, keying)
+    table = long_table(answers, test_items, inventory, target_values)
+    if kind.startswith("always_"):
+        value = {"A": 5, "B": 4, "C": 3, "D": 2, "E": 1}[kind[-1]]
+        table["predicted"] = float(value)
+        return table
+    known_signs = inventory.items.loc[known_items, "sign"].to_numpy()
+    keyed = keyed_values(answers[known_items].to_numpy(), known_signs, inventory).astype(float)
+    keyed[keyed == 0] = np.nan
+    known_traits = inventory.items.loc[known_items, "trait"].to_numpy()
+    test_traits = inventory.items.loc[test_items, "trait"].to_numpy()
+    pred = np.full(target_values.shape, 3.0)
+    for trait in inventory.trait_order:
+        cols = known_traits == trait
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(keyed[:, cols], axis=1) if cols.any() else np.full(len(answers), np.nan)
+        mean = np.where(np.isnan(mean), 3.0, np.round(mean))  # numpy rounds half to even
+        pred[:, test_traits == trait] = mean[:, None]
+    # The prediction is in the trait's direction; the target space flips minus-keyed items
+    # unless the stored values are already in the trait's direction (IPIP under papi keying).
+    if keying == "literal" or not inventory.stored_is_recoded:
+        pred = np.where(signs < 0, 6 - pred, pred)
+    table["predicted"] = pred.reshape(-1)
+    return table

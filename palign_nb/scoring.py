@@ -1,0 +1,205 @@
+"""Asking the model: option log-likelihoods (fast, default) and the paper's generate-and-regex mode.
+
+**Option scoring.** Every prompt of a subject shares the same long system turn (for the paper's
+few-shot / PAS prompt, ~1,400 tokens listing 120 answers). We encode that shared prefix once, keep
+its keys and values, and then run only the short item suffixes, in batches. A custom attention
+function lets every suffix token attend to the *one* cached prefix (no per-batch copy of it) and
+causally to its own suffix. Logits are computed only at the answer position of each prompt: the
+language-model head (49k x 576 for SmolLM2) would otherwise cost more than the whole network.
+
+**Generation.** The paper's recipe: greedy decoding of 15 new tokens from the full prompt
+(batched, left-padded), then the regex ``[abcdeABCDE][^a-zA-Z]`` on the first 12 characters; an
+answer that does not parse is dropped from the metric.
+
+Introduced in :doc:`/notebooks/03_asking_the_model`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .errors import PalignError
+from .inventories import LETTER_TO_VALUE, OPTION_LETTERS
+from .models import LoadedModel
+from .prompts import ANSWER_PREFILL, render_chat, split_shared_prefix
+
+ATTENTION_NAME = "palign_shared_prefix"
+_PREFIX_KV: list[tuple[torch.Tensor, torch.Tensor]] = []  # per layer: (keys, values), each (1, n_kv, P, d)
+
+
+def shared_prefix_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Attention of suffix tokens over the shared cached prefix plus their own causal suffix.
+
+    query: (B, H, L, d); key, value: (B, H_kv, L, d) for the suffix tokens only. The prefix keys
+    and values (1, H_kv, P, d) come from :func:`shared_prefix`. Returns ((B, L, H, d), None).
+    Query head h reads key/value head h // (H / H_kv), as in grouped-query attention.
+    """
+    prefix_k, prefix_v = _PREFIX_KV[module.layer_idx]
+    b, h, length, d = query.shape
+    h_kv = key.shape[1]
+    g = h // h_kv
+    q = query * (scaling if scaling is not None else d**-0.5)
+    q = q.reshape(b, h_kv, g * length, d)  # rows ordered (group, position)
+    # Scores against the prefix: fold the batch into rows so the one prefix is never copied.
+    q_rows = q.permute(1, 0, 2, 3).reshape(h_kv, b * g * length, d)
+    s_pre = torch.matmul(q_rows, prefix_k[0].transpose(-1, -2))  # (H_kv, B*g*L, P)
+    s_self = torch.matmul(q, key.transpose(-1, -2))  # (B, H_kv, g*L, L)
+    pos = torch.arange(length, device=q.device)
+    future = pos[None, :] > pos.repeat(g)[:, None]  # (g*L, L): key after query -> masked
+    s_self = s_self.masked_fill(future, float("-inf"))
+    s_pre = s_pre.view(h_kv, b, g * length, -1).transpose(0, 1)  # (B, H_kv, g*L, P) view
+    top = torch.maximum(s_pre.amax(-1, keepdim=True), s_self.amax(-1, keepdim=True))
+    e_pre = torch.exp(s_pre - top)
+    e_self = torch.exp(s_self - top)
+    denom = e_pre.sum(-1, keepdim=True) + e_self.sum(-1, keepdim=True)
+    out_pre = torch.matmul(e_pre.transpose(0, 1).reshape(h_kv, b * g * length, -1), prefix_v[0])
+    out_pre = out_pre.view(h_kv, b, g * length, d).transpose(0, 1)
+    out = (out_pre + torch.matmul(e_self, value)) / denom  # (B, H_kv, g*L, d)
+    return out.reshape(b, h, length, d).transpose(1, 2).contiguous(), None
+
+
+def _register() -> None:
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(ATTENTION_NAME, shared_prefix_attention)
+
+
+@contextlib.contextmanager
+def shared_prefix(lm: LoadedModel, prefix_ids: list[int]) -> Iterator[int]:
+    """Encode ``prefix_ids`` once; inside the block the model attends every input to that prefix.
+
+    Yields the prefix length P (suffix positions start there). Restores the attention
+    implementation on exit.
+    """
+    global _PREFIX_KV
+    model = lm.model
+    ids = torch.tensor([prefix_ids], device=lm.device)
+    out = model.model(input_ids=ids, use_cache=True)
+    cache = getattr(out, "cache", None) or out.past_key_values
+    _PREFIX_KV = [(layer.keys, layer.values) for layer in cache.layers]
+    _register()
+    previous = model.config._attn_implementation
+    model.set_attn_implementation(ATTENTION_NAME)
+    try:
+        yield len(prefix_ids)
+    finally:
+        model.set_attn_implementation(previous)
+        _PREFIX_KV = []
+
+
+def option_token_ids(tokenizer, prefill: str = ANSWER_PREFILL) -> list[int]:
+    """The token that follows the prefill for each option letter (``" A"`` .. ``" E"`` for most tokenizers)."""
+    base = tokenizer(prefill, add_special_tokens=False)["input_ids"]
+    ids = []
+    for letter in OPTION_LETTERS:
+        full = tokenizer(f"{prefill} {letter}", add_special_tokens=False)["input_ids"]
+        if full[: len(base)] != base or len(full) != len(base) + 1:
+            raise PalignError(f"The tokenizer does not encode option {letter!r} as one token after {prefill!r}; option scoring needs that.")
+        ids.append(full[-1])
+    return ids
+
+
+def option_table(logprobs: np.ndarray, index: list[str]) -> pd.DataFrame:
+    """Per prompt: full-vocabulary log-probs of A..E, their renormalised probabilities, and the argmax answer.
+
+    ``logprobs``: (n_prompts, 5). ``predicted`` is the Likert value of the likeliest option (A = 5).
+    """
+    probs = np.exp(logprobs - logprobs.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    table = pd.DataFrame(probs, index=index, columns=[f"p_{x}" for x in OPTION_LETTERS])
+    table["option_mass"] = np.exp(logprobs).sum(axis=1)
+    table["predicted"] = [LETTER_TO_VALUE[OPTION_LETTERS[i]] for i in probs.argmax(axis=1)]
+    return table
+
+
+@torch.inference_mode()
+def score_options(
+    lm: LoadedModel, system: str, users: list[str], index: list[str] | None = None, batch_size: int = 16
+) -> pd.DataFrame:
+    """Option log-likelihood scoring of ``users`` (one user message each) under one system prompt.
+
+    The shared token prefix is encoded once (:func:`shared_prefix`); suffixes run in batches of
+    ``batch_size``, sorted by length to limit padding. Returns :func:`option_table`.
+    """
+    if not users:
+        raise PalignError("No prompts to score.")
+    index = index if index is not None else [str(i) for i in range(len(users))]
+    prefix, rests = split_shared_prefix(lm.tokenizer, system, users)
+    option_ids = torch.tensor(option_token_ids(lm.tokenizer), device=lm.device)
+    head = lm.model.get_output_embeddings().weight
+    result = np.zeros((len(users), len(OPTION_LETTERS)))
+    order = np.argsort([len(r) for r in rests], kind="stable")
+    pad = lm.tokenizer.pad_token_id
+    with shared_prefix(lm, prefix) as start:
+        for lo in range(0, len(order), batch_size):
+            chunk = order[lo : lo + batch_size]
+            lengths = [len(rests[i]) for i in chunk]
+            width = max(lengths)
+            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            for row, i in enumerate(chunk):
+                ids[row, : lengths[row]] = torch.tensor(rests[i])
+            positions = (start + torch.arange(width)).expand(len(chunk), width)
+            hidden = lm.model.model(input_ids=ids.to(lm.device), position_ids=positions.to(lm.device), use_cache=False).last_hidden_state
+            last = hidden[torch.arange(len(chunk)), torch.tensor(lengths) - 1]  # (B, hidden)
+            logits = (last @ head.T).float()  # full vocabulary, but only at the answer position
+            result[chunk] = torch.log_softmax(logits, dim=-1)[:, option_ids].cpu().numpy()
+    return option_table(result, index)
+
+
+@torch.inference_mode()
+def score_options_plain(lm: LoadedModel, system: str, users: list[str], index: list[str] | None = None) -> pd.DataFrame:
+    """Reference implementation: one full forward pass per prompt, no cache, no tricks (for tests)."""
+    option_ids = option_token_ids(lm.tokenizer)
+    rows = []
+    for user in users:
+        ids = lm.tokenizer(render_chat(lm.tokenizer, system, user), add_special_tokens=False, return_tensors="pt")["input_ids"]
+        logits = lm.model(input_ids=ids.to(lm.device)).logits[0, -1].float()
+        rows.append(torch.log_softmax(logits, -1)[option_ids].cpu().numpy())
+    return option_table(np.array(rows), index if index is not None else [str(i) for i in range(len(users))])
+
+
+ANSWER_PATTERN = re.compile(r"[abcdeABCDE][^a-zA-Z]")
+
+
+def parse_answer(text: str) -> int | None:
+    """The paper's parser: the first option letter followed by a non-letter within 12 characters."""
+    match = ANSWER_PATTERN.search(text[:12])
+    return LETTER_TO_VALUE[match.group(0)[0].upper()] if match else None
+
+
+@torch.inference_mode()
+def generate_answers(
+    lm: LoadedModel,
+    system: str,
+    users: list[str],
+    index: list[str] | None = None,
+    batch_size: int = 10,
+    max_new_tokens: int = 15,
+) -> pd.DataFrame:
+    """The paper's recipe: greedy generation from the full prompt, then :func:`parse_answer`.
+
+    Returns per prompt the generated ``text`` and ``predicted`` (NaN when it does not parse).
+    """
+    tok = lm.tokenizer
+    texts = [render_chat(tok, system, u) for u in users]
+    old_side = tok.padding_side
+    tok.padding_side = "left"
+    outputs: list[str] = []
+    try:
+        for lo in range(0, len(texts), batch_size):
+            enc = tok(texts[lo : lo + batch_size], return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
+            gen = lm.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+            outputs += tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    finally:
+        tok.padding_side = old_side
+    parsed = [parse_answer(t) for t in outputs]
+    return pd.DataFrame(
+        {"text": outputs, "predicted": [np.nan if p is None else float(p) for p in parsed]},
+        index=index if index is not None else [str(i) for i in range(len(users))],
+    )

@@ -1,0 +1,87 @@
+"""Who is tested and on which items: K-means test subjects, the known/test item split, validation items.
+
+Introduced in :doc:`/notebooks/02_dataset_splits`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import StandardScaler
+
+from .errors import PalignError
+from .inventories import Inventory
+
+
+def kmeans_representatives(answers: pd.DataFrame, item_columns: list[str], k: int, seed: int = 42) -> pd.Index:
+    """The paper's test-subject selection: one real respondent per K-means centre.
+
+    Standardise the item answers, fit ``KMeans(k, random_state=seed)`` (the paper: 42), and for each
+    centre in turn take the nearest respondent not yet taken (Euclidean, in standardised space).
+    Returns the ``k`` chosen subject ids in centre order.
+    """
+    if k < 1 or k > len(answers):
+        raise PalignError(f"k={k} must lie between 1 and the number of respondents ({len(answers)}).")
+    features = StandardScaler().fit_transform(answers[item_columns].to_numpy(dtype=float))
+    km = KMeans(n_clusters=k, random_state=seed, n_init="auto").fit(features)
+    taken: set[int] = set()
+    chosen = []
+    for centre in km.cluster_centers_:
+        order = np.argsort(((features - centre) ** 2).sum(axis=1))
+        pick = next(int(i) for i in order if int(i) not in taken)
+        taken.add(pick)
+        chosen.append(answers.index[pick])
+    return pd.Index(chosen, name=answers.index.name)
+
+
+@dataclass(frozen=True)
+class ItemSplit:
+    """A subject-independent item split.
+
+    ``known``: items whose answers the method may see (prompt, probes); ``validation``: known answers
+    held back to choose hyper-parameters (alpha, K); ``test``: items only ever scored.
+    The paper uses known = its 120 items and has no validation items (it chose alpha on test).
+    """
+
+    known: list[str]
+    validation: list[str]
+    test: list[str]
+
+    @property
+    def all_known(self) -> list[str]:
+        """The known and validation items together: every answer the subject gave us."""
+        return self.known + self.validation
+
+
+def carve_validation(known: list[str], inventory: Inventory, per_trait: int, seed: int = 0) -> ItemSplit:
+    """Hold back ``per_trait`` known items of each trait as validation items (seeded, stratified).
+
+    The test items are every inventory item outside ``known``. Order within each list follows ``known``.
+    """
+    traits = inventory.items.loc[known, "trait"]
+    rng = np.random.default_rng(seed)
+    held: set[str] = set()
+    for trait in inventory.trait_order:
+        pool = traits.index[traits == trait].tolist()
+        if per_trait >= len(pool):
+            raise PalignError(
+                f"Cannot hold back {per_trait} validation items of trait {trait}: only {len(pool)} known. Lower `n_validation_per_trait`."
+            )
+        held.update(rng.choice(pool, size=per_trait, replace=False).tolist())
+    test = [c for c in inventory.items.index if c not in set(known)]
+    return ItemSplit([c for c in known if c not in held], [c for c in known if c in held], test)
+
+
+def select_subjects(answers: pd.DataFrame, n_subjects: int, subjects: list | None = None) -> list:
+    """The subjects a run uses: ``subjects`` if given (checked to exist), else the first ``n_subjects``."""
+    if subjects is not None:
+        unknown = [s for s in subjects if s not in answers.index]
+        if unknown:
+            raise PalignError(f"Unknown subject ids {unknown[:5]}: pick ids from the data's index (e.g. {list(answers.index[:3])}).")
+        return list(subjects)
+    if n_subjects > len(answers):
+        raise PalignError(f"n_subjects={n_subjects} but only {len(answers)} subjects are available.")
+    return answers.index[:n_subjects].tolist()

@@ -1,0 +1,110 @@
+"""The results store: how chapters hand results to each other, on disk.
+
+Layout: ``<results_dir>/<model>/<inventory>/<name>.csv`` (tables) or ``<name>.json`` (small
+objects), and ``manifest.jsonl`` with one line per write: what was written, the run's parameters,
+model revision, data hashes, package versions, git commit, and wall time.
+
+Introduced in :doc:`/notebooks/02_dataset_splits`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import RunConfig
+from .errors import StoreMissing
+from .paths import repo_root
+
+PACKAGES = ("torch", "transformers", "peft", "trl", "scikit-learn", "pandas", "numpy", "altair")
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def _manifest(cfg: RunConfig, name: str, chapter: str, wall_s: float | None, extra: dict[str, Any] | None) -> None:
+    entry = {
+        "name": name,
+        "chapter": chapter,
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_s": wall_s,
+        "params": cfg.as_dict(),
+        "git_commit": _git_commit(),
+        "packages": package_versions(),
+        **(extra or {}),
+    }
+    with open(cfg.results_path / "manifest.jsonl", "a") as f:
+        f.write(json.dumps(entry, default=str) + "\n")
+
+
+def save_table(cfg: RunConfig, name: str, table: pd.DataFrame, chapter: str,
+               wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write a table to the store (replacing any earlier one of that name) and log it in the manifest."""
+    cfg.results_path.mkdir(parents=True, exist_ok=True)
+    path = cfg.results_path / f"{name}.csv"
+    table.to_csv(path, index=False)
+    _manifest(cfg, name, chapter, wall_s, extra)
+    return path
+
+
+def save_json(cfg: RunConfig, name: str, obj: Any, chapter: str,
+              wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write a small JSON object to the store and log it in the manifest."""
+    cfg.results_path.mkdir(parents=True, exist_ok=True)
+    path = cfg.results_path / f"{name}.json"
+    path.write_text(json.dumps(obj, indent=1, default=str))
+    _manifest(cfg, name, chapter, wall_s, extra)
+    return path
+
+
+def _missing(cfg: RunConfig, name: str, produced_by: str) -> StoreMissing:
+    return StoreMissing(
+        f"No '{name}' in the results store for model={cfg.model_id}, inventory={cfg.inventory} "
+        f"(looked in {cfg.results_path}). Run notebooks/{produced_by}.ipynb with the same model_id, "
+        f"inventory and results_dir first."
+    )
+
+
+def require_table(cfg: RunConfig, name: str, produced_by: str) -> pd.DataFrame:
+    """Read a table an earlier chapter wrote, or raise :class:`StoreMissing` naming that chapter."""
+    path = cfg.results_path / f"{name}.csv"
+    if not path.exists():
+        raise _missing(cfg, name, produced_by)
+    return pd.read_csv(path)
+
+
+def require_json(cfg: RunConfig, name: str, produced_by: str) -> Any:
+    """Read a JSON object an earlier chapter wrote, or raise :class:`StoreMissing` naming that chapter."""
+    path = cfg.results_path / f"{name}.json"
+    if not path.exists():
+        raise _missing(cfg, name, produced_by)
+    return json.loads(path.read_text())
+
+
+def read_manifest(cfg: RunConfig) -> pd.DataFrame:
+    """Every manifest line of this model and inventory, oldest first."""
+    path = cfg.results_path / "manifest.jsonl"
+    if not path.exists():
+        return pd.DataFrame()
+    return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
