@@ -143,8 +143,9 @@ def check_answers(answers: pd.DataFrame, inventory: Inventory) -> None:
     bad = numeric.isna() | (numeric < 0) | (numeric > 5) | (numeric % 1 != 0)
     if bad.to_numpy().any():
         row, col = np.argwhere(bad.to_numpy())[0]
+        value, subject = (x.item() if isinstance(x, np.generic) else x for x in (values.iat[row, col], answers.index[row]))
         raise PalignError(
-            f"Answer {values.iat[row, col]!r} for subject {answers.index[row]!r}, item {cols[col]!r} is outside 0-5. "
+            f"Answer {value!r} for subject {subject!r}, item {cols[col]!r} is outside 0-5. "
             "Answers are Likert values 1-5, with 0 for missing; fix or drop that row."
         )
 
