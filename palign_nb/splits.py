@@ -75,6 +75,22 @@ def carve_validation(known: list[str], inventory: Inventory, per_trait: int, see
     return ItemSplit([c for c in known if c not in held], [c for c in known if c in held], test)
 
 
+def stratified_item_split(inventory: Inventory, n_known_per_trait: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """A seeded known/test item split with ``n_known_per_trait`` known items in every trait.
+
+    For inventories without a published split (SD3). Returns (known, test), each in inventory order.
+    """
+    rng = np.random.default_rng(seed)
+    known: set[str] = set()
+    for trait in inventory.trait_order:
+        pool = inventory.items_of(trait)
+        if not 0 < n_known_per_trait < len(pool):
+            raise PalignError(f"n_known_per_trait={n_known_per_trait} must lie between 1 and {len(pool) - 1} for trait {trait}.")
+        known.update(rng.choice(pool, size=n_known_per_trait, replace=False).tolist())
+    order = inventory.items.index
+    return [c for c in order if c in known], [c for c in order if c not in known]
+
+
 def select_subjects(answers: pd.DataFrame, n_subjects: int, subjects: list | None = None) -> list:
     """The subjects a run uses: ``subjects`` if given (checked to exist), else the first ``n_subjects``."""
     if subjects is not None:
