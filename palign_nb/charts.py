@@ -291,3 +291,41 @@ def interval_chart(
                    rule.mark_text(align="left", dx=3, dy=-4, baseline="bottom", fontSize=10)
                    .encode(text="label:N", y=alt.value(0))]
     return alt.layer(*layers).properties(title=title, width=360)
+
+
+def bar_seconds(timing: pd.DataFrame) -> alt.Chart:
+    """Horizontal bars of seconds per item, one per scoring mode (columns ``mode``, ``seconds per item``).
+
+    Introduced in :doc:`/notebooks/03_asking_the_model`.
+    """
+    return (
+        alt.Chart(timing)
+        .mark_bar()
+        .encode(
+            x=alt.X("seconds per item:Q", title="seconds per item (log scale)", scale=alt.Scale(type="log")),
+            y=alt.Y("mode:N", title=None),
+            tooltip=["mode", alt.Tooltip("seconds per item:Q", format=".3f")],
+        )
+        .properties(width=420, height=90)
+    )
+
+
+def option_distribution(scored: pd.DataFrame) -> alt.Chart:
+    """Mean option probability per trait: ``scored`` has ``trait`` and ``p_A``..``p_E`` per item.
+
+    Introduced in :doc:`/notebooks/03_asking_the_model`.
+    """
+    cols = [c for c in scored.columns if c.startswith("p_")]
+    long = scored.groupby("trait")[cols].mean().reset_index().melt("trait", var_name="option", value_name="probability")
+    long["option"] = long["option"].str[2:]
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("option:N", title="option (A = Very Accurate ... E = Very Inaccurate)"),
+            y=alt.Y("probability:Q", title="mean probability"),
+            column=alt.Column("trait:N", title="trait"),
+            tooltip=["trait", "option", alt.Tooltip("probability:Q", format=".3f")],
+        )
+        .properties(width=90, height=160)
+    )

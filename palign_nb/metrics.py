@@ -137,3 +137,16 @@ def trivial_predictions(
         pred = np.where(signs < 0, 6 - pred, pred)
     table["predicted"] = pred.reshape(-1)
     return table
+
+
+def add_targets(predictions: pd.DataFrame, inventory: Inventory, keying: str) -> pd.DataFrame:
+    """Add the ``target`` column to a store table holding ``item`` and ``stored`` (the stored answer).
+
+    Model predictions are literal answers; the target depends on the keying convention.
+    """
+    from .inventories import targets
+
+    out = predictions.copy()
+    signs = inventory.items.loc[out["item"], "sign"].to_numpy()
+    out["target"] = targets(out["stored"].to_numpy(), signs, inventory, keying)
+    return out

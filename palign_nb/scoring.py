@@ -33,35 +33,46 @@ ATTENTION_NAME = "palign_shared_prefix"
 _PREFIX_KV: list[tuple[torch.Tensor, torch.Tensor]] = []  # per layer: (keys, values), each (1, n_kv, P, d)
 
 
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, causal: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax attention returning (output, log-sum-exp of the scores); heads of q and k must match.
+
+    q: (B, H, Lq, d), k and v: (B, H, Lk, d). On a CPU this is PyTorch's fused flash-attention kernel.
+    """
+    if q.device.type == "cpu" and q.dtype in (torch.float32, torch.bfloat16):
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, is_causal=causal, scale=scale)
+        return out, lse.to(out.dtype)
+    scores = torch.matmul(q, k.transpose(-1, -2)) * scale
+    if causal:
+        lq, lk = scores.shape[-2:]
+        scores = scores.masked_fill(torch.ones(lq, lk, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+    lse = torch.logsumexp(scores.float(), dim=-1)
+    return torch.matmul(torch.softmax(scores.float(), dim=-1).to(v.dtype), v), lse.to(v.dtype)
+
+
 def shared_prefix_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """Attention of suffix tokens over the shared cached prefix plus their own causal suffix.
+    """Attention of suffix tokens over the one shared cached prefix plus their own causal suffix.
 
     query: (B, H, L, d); key, value: (B, H_kv, L, d) for the suffix tokens only. The prefix keys
-    and values (1, H_kv, P, d) come from :func:`shared_prefix`. Returns ((B, L, H, d), None).
-    Query head h reads key/value head h // (H / H_kv), as in grouped-query attention.
+    and values (1, H_kv, P, d) come from :func:`shared_prefix`. The two parts are attended
+    separately and merged exactly through their log-sum-exps. For the prefix part the batch is
+    folded into the query rows, (1, H_kv, B*g*L, d), so the prefix is never copied per batch.
+    Query head h reads key/value head h // g with g = H / H_kv (grouped-query attention).
+    Returns ((B, L, H, d), None) like transformers' own attention functions.
     """
     prefix_k, prefix_v = _PREFIX_KV[module.layer_idx]
     b, h, length, d = query.shape
     h_kv = key.shape[1]
     g = h // h_kv
-    q = query * (scaling if scaling is not None else d**-0.5)
-    q = q.reshape(b, h_kv, g * length, d)  # rows ordered (group, position)
-    # Scores against the prefix: fold the batch into rows so the one prefix is never copied.
-    q_rows = q.permute(1, 0, 2, 3).reshape(h_kv, b * g * length, d)
-    s_pre = torch.matmul(q_rows, prefix_k[0].transpose(-1, -2))  # (H_kv, B*g*L, P)
-    s_self = torch.matmul(q, key.transpose(-1, -2))  # (B, H_kv, g*L, L)
-    pos = torch.arange(length, device=q.device)
-    future = pos[None, :] > pos.repeat(g)[:, None]  # (g*L, L): key after query -> masked
-    s_self = s_self.masked_fill(future, float("-inf"))
-    s_pre = s_pre.view(h_kv, b, g * length, -1).transpose(0, 1)  # (B, H_kv, g*L, P) view
-    top = torch.maximum(s_pre.amax(-1, keepdim=True), s_self.amax(-1, keepdim=True))
-    e_pre = torch.exp(s_pre - top)
-    e_self = torch.exp(s_self - top)
-    denom = e_pre.sum(-1, keepdim=True) + e_self.sum(-1, keepdim=True)
-    out_pre = torch.matmul(e_pre.transpose(0, 1).reshape(h_kv, b * g * length, -1), prefix_v[0])
-    out_pre = out_pre.view(h_kv, b, g * length, d).transpose(0, 1)
-    out = (out_pre + torch.matmul(e_self, value)) / denom  # (B, H_kv, g*L, d)
-    return out.reshape(b, h, length, d).transpose(1, 2).contiguous(), None
+    scale = scaling if scaling is not None else d**-0.5
+    rows = query.reshape(b, h_kv, g * length, d).permute(1, 0, 2, 3).reshape(1, h_kv, b * g * length, d)
+    out_pre, lse_pre = _attend(rows, prefix_k, prefix_v, scale, causal=False)
+    out_pre = out_pre.reshape(h_kv, b, g * length, d).permute(1, 0, 2, 3).reshape(b, h, length, d)
+    lse_pre = lse_pre.reshape(h_kv, b, g * length).permute(1, 0, 2).reshape(b, h, length)
+    key, value = key.repeat_interleave(g, dim=1), value.repeat_interleave(g, dim=1)
+    out_self, lse_self = _attend(query, key, value, scale, causal=True)
+    lse = torch.logaddexp(lse_pre, lse_self)
+    out = out_pre * torch.exp(lse_pre - lse)[..., None] + out_self * torch.exp(lse_self - lse)[..., None]
+    return out.transpose(1, 2).contiguous(), None
 
 
 def _register() -> None:

@@ -87,7 +87,7 @@ def _missing(cfg: RunConfig, name: str, produced_by: str) -> StoreMissing:
 
 
 def require_table(cfg: RunConfig, name: str, produced_by: str) -> pd.DataFrame:
-    """Read a table an earlier chapter wrote, or raise :class:`StoreMissing` naming that chapter."""
+    """Read a table an earlier chapter wrote, or raise :class:`.StoreMissing` naming that chapter."""
     path = cfg.results_path / f"{name}.csv"
     if not path.exists():
         raise _missing(cfg, name, produced_by)
@@ -95,7 +95,7 @@ def require_table(cfg: RunConfig, name: str, produced_by: str) -> pd.DataFrame:
 
 
 def require_json(cfg: RunConfig, name: str, produced_by: str) -> Any:
-    """Read a JSON object an earlier chapter wrote, or raise :class:`StoreMissing` naming that chapter."""
+    """Read a JSON object an earlier chapter wrote, or raise :class:`.StoreMissing` naming that chapter."""
     path = cfg.results_path / f"{name}.json"
     if not path.exists():
         raise _missing(cfg, name, produced_by)
