@@ -310,7 +310,7 @@ def bar_seconds(timing: pd.DataFrame) -> alt.Chart:
     )
 
 
-def option_distribution(scored: pd.DataFrame) -> alt.Chart:
+def model_option_profile(scored: pd.DataFrame) -> alt.Chart:
     """Mean option probability per trait: ``scored`` has ``trait`` and ``p_A``..``p_E`` per item.
 
     Introduced in :doc:`/notebooks/03_asking_the_model`.
