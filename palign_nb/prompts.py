@@ -44,7 +44,7 @@ ANSWER_PREFILL = "Option"
 def question(text: str, inventory: Inventory) -> str:
     """The user message asking about one statement."""
     if inventory.name == "ipip":
-        return IPIP_TEMPLATE.format(text.strip().rstrip(".").lower() + ".")
+        return IPIP_TEMPLATE.format(text.strip().lower())  # as in the paper: "You worry about things.."
     return SD3_TEMPLATE.format(text.strip())
 
 

@@ -42,7 +42,16 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c01_alpha_reversed_max": (0.0, 0.8),
     },
     "02_dataset_splits": {},
-    "03_asking_the_model": {},
+    "03_asking_the_model": {
+        # the cached-prefix shortcut must reproduce a plain forward pass
+        "c03_max_abs_diff": (0.0, 1e-3),
+        "c03_prefix_tokens": (1000, 2000),  # the 120-answer system prompt
+        "c03_agreement": (0.0, 1.0),
+        "c03_parse_fail": (0.0, 1.0),
+        "c03_speedup": (1.5, 1e4),  # option scoring must beat generation even on 12 items
+        "c03_share_top": (0.2, 1.0),
+        "c03_n_subjects": (1, 1),
+    },
 }
 
 # What IPython shows for a NumPy scalar (numpy >= 2). {glue:text}`key:.2f` cannot format it:
