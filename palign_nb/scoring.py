@@ -129,37 +129,49 @@ def option_table(logprobs: np.ndarray, index: list[str]) -> pd.DataFrame:
     return table
 
 
-@torch.inference_mode()
+def forward_suffixes(
+    lm: LoadedModel, system: str, users: list[str], prefill: str = ANSWER_PREFILL, batch_size: int = 16
+) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+    """Run every prompt (system + user + prefill) through the model's decoder, sharing the prefix.
+
+    The common token prefix is encoded once (:func:`shared_prefix`); the rest of each prompt runs in
+    batches of ``batch_size``, sorted by length and right-padded. Yields per batch
+    ``(prompt indices (B,), last hidden states (B, L, hidden), index of each prompt's last token (B,))``.
+    Hooks on the model see the batch during the forward pass (chapter 04 captures head outputs so).
+    """
+    if not users:
+        raise PalignError("No prompts to run.")
+    prefix, rests = split_shared_prefix(lm.tokenizer, system, users, prefill)
+    order = np.argsort([len(r) for r in rests], kind="stable")
+    pad = lm.tokenizer.pad_token_id
+    with torch.inference_mode(), shared_prefix(lm, prefix) as start:
+        for lo in range(0, len(order), batch_size):
+            chunk = order[lo : lo + batch_size]
+            lengths = torch.tensor([len(rests[i]) for i in chunk])
+            ids = torch.full((len(chunk), int(lengths.max())), pad, dtype=torch.long)
+            for row, i in enumerate(chunk):
+                ids[row, : lengths[row]] = torch.tensor(rests[i])
+            positions = (start + torch.arange(ids.shape[1])).expand_as(ids)
+            out = lm.model.model(input_ids=ids.to(lm.device), position_ids=positions.to(lm.device), use_cache=False)
+            yield chunk, out.last_hidden_state, (lengths - 1).to(lm.device)
+
+
 def score_options(
     lm: LoadedModel, system: str, users: list[str], index: list[str] | None = None, batch_size: int = 16
 ) -> pd.DataFrame:
     """Option log-likelihood scoring of ``users`` (one user message each) under one system prompt.
 
-    The shared token prefix is encoded once (:func:`shared_prefix`); suffixes run in batches of
-    ``batch_size``, sorted by length to limit padding. Returns :func:`option_table`.
+    Runs :func:`forward_suffixes` and applies the language-model head only at each prompt's answer
+    position. Returns :func:`option_table`.
     """
-    if not users:
-        raise PalignError("No prompts to score.")
     index = index if index is not None else [str(i) for i in range(len(users))]
-    prefix, rests = split_shared_prefix(lm.tokenizer, system, users)
     option_ids = torch.tensor(option_token_ids(lm.tokenizer), device=lm.device)
     head = lm.model.get_output_embeddings().weight
     result = np.zeros((len(users), len(OPTION_LETTERS)))
-    order = np.argsort([len(r) for r in rests], kind="stable")
-    pad = lm.tokenizer.pad_token_id
-    with shared_prefix(lm, prefix) as start:
-        for lo in range(0, len(order), batch_size):
-            chunk = order[lo : lo + batch_size]
-            lengths = [len(rests[i]) for i in chunk]
-            width = max(lengths)
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            for row, i in enumerate(chunk):
-                ids[row, : lengths[row]] = torch.tensor(rests[i])
-            positions = (start + torch.arange(width)).expand(len(chunk), width)
-            hidden = lm.model.model(input_ids=ids.to(lm.device), position_ids=positions.to(lm.device), use_cache=False).last_hidden_state
-            last = hidden[torch.arange(len(chunk)), torch.tensor(lengths) - 1]  # (B, hidden)
-            logits = (last @ head.T).float()  # full vocabulary, but only at the answer position
-            result[chunk] = torch.log_softmax(logits, dim=-1)[:, option_ids].cpu().numpy()
+    for chunk, hidden, last in forward_suffixes(lm, system, users, batch_size=batch_size):
+        answer = hidden[torch.arange(len(chunk), device=hidden.device), last]  # (B, hidden)
+        logits = (answer @ head.T).float()  # full vocabulary, but only at the answer position
+        result[chunk] = torch.log_softmax(logits, dim=-1)[:, option_ids].cpu().numpy()
     return option_table(result, index)
 
 
