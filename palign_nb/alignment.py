@@ -1,0 +1,90 @@
+"""PAS for one subject, end to end: probes on the known items, steering, alpha on validation items.
+
+This is the plumbing chapter 05 calls per subject after showing each step inline. Only the
+subject's *known* and *validation* answers enter; the test answers are never read here.
+
+Introduced in :doc:`/notebooks/05_pas`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import PalignError
+from .inventories import Inventory, targets
+from .models import LoadedModel
+from .pas import PAPER_ALPHAS, Persona, head_directions, search_alpha, steer
+from .probing import ProbeResult, fit_head_probes, probe_dataset, top_k_heads
+from .prompts import question
+from .scoring import score_options
+
+
+def shown_values(answers: pd.Series, items: list[str], inventory: Inventory, keying: str) -> np.ndarray:
+    """The subject's answers to ``items`` as the method sees them under a keying (0 = missing)."""
+    signs = inventory.items.loc[items, "sign"].to_numpy()
+    return targets(answers[items].to_numpy(), signs, inventory, keying)
+
+
+def fit_persona(
+    acts: np.ndarray, act_items: list[str], values: np.ndarray, items: list[str],
+    top_k: int, seed: int = 0, direction: str = "mass_mean",
+) -> tuple[Persona, ProbeResult]:
+    """Probes, top-K heads and directions from the contrast activations of ``items`` only.
+
+    ``acts``: (n_act_items, 2, n_layers, n_heads, d_head) for ``act_items``; ``values``: the
+    subject's shown answers to ``items`` (alpha is still 0 in the returned persona).
+    """
+    missing = [c for c in items if c not in act_items]
+    if missing:
+        raise PalignError(f"No cached activations for items {missing[:5]}. Rerun notebooks/04_head_probing.ipynb.")
+    rows = [act_items.index(c) for c in items]
+    X, y, groups = probe_dataset(acts[rows], values)
+    probes = fit_head_probes(X, y, groups, seed=seed)
+    heads = top_k_heads(probes.score, top_k)
+    theta, sigma = head_directions(X, y, heads, kind=direction, coef=probes.coef)
+    return Persona(heads, theta, sigma, 0.0, {"direction": direction, "top_k": top_k, "seed": seed}), probes
+
+
+def score_steered(
+    lm: LoadedModel, persona: Persona, alpha: float, system: str, items: list[str], inventory: Inventory, batch_size: int = 16
+) -> pd.DataFrame:
+    """Option table for ``items`` with the persona applied at strength ``alpha``."""
+    users = [question(inventory.items.loc[c, "text"], inventory) for c in items]
+    with steer(lm, persona, alpha):
+        return score_options(lm, system, users, index=items, batch_size=batch_size)
+
+
+@dataclass
+class SubjectPAS:
+    """What :func:`align_subject` returns: the fitted persona (alpha set), the alpha trials and timings."""
+
+    persona: Persona
+    probes: ProbeResult
+    trials: pd.DataFrame
+    seconds: dict[str, float]
+
+
+def align_subject(
+    lm: LoadedModel, acts: np.ndarray, act_items: list[str], answers: pd.Series, known: list[str],
+    validation: list[str], inventory: Inventory, keying: str, system: str, top_k: int = 24,
+    alphas: tuple[float, ...] = PAPER_ALPHAS, refine: bool = False, seed: int = 0,
+    direction: str = "mass_mean", batch_size: int = 16,
+) -> SubjectPAS:
+    """Fit a subject's persona on ``known`` and choose alpha on ``validation`` (never on test items)."""
+    if not validation:
+        raise PalignError("align_subject needs validation items to choose alpha; carve some with splits.carve_validation.")
+    start = time.perf_counter()
+    persona, probes = fit_persona(acts, act_items, shown_values(answers, known, inventory, keying), known, top_k, seed, direction)
+    probe_s = time.perf_counter() - start
+    val_targets = shown_values(answers, validation, inventory, keying)
+    traits = inventory.items.loc[validation, "trait"].to_numpy()
+    start = time.perf_counter()
+    alpha, trials = search_alpha(lambda a: score_steered(lm, persona, a, system, validation, inventory, batch_size),
+                                 val_targets, traits, alphas, refine=refine)
+    persona.alpha = alpha
+    persona.meta.update({"keying": keying, "known": known, "validation": validation, "alphas": list(alphas), "refine": refine})
+    return SubjectPAS(persona, probes, trials, {"probe_fit": probe_s, "alpha_search": time.perf_counter() - start})
