@@ -13,12 +13,13 @@ PARAMS ?= params/gpu.yaml
 # Thread caps and an offline Hugging Face Hub for every run on the CPU (tests and book).
 RUNENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0
 
-.PHONY: help setup test book gpu clean distclean
+.PHONY: help setup test book bench gpu clean distclean
 
 help:
 	@echo "make setup       create .venv and install the pinned packages (fast when up to date)"
 	@echo "make test        run the tests (hygiene, units, smoke run of every chapter)"
 	@echo "make book        execute the chapters and build the HTML book into _build/html"
+	@echo "make bench       time scoring (ours vs the paper's recipe) and PAS per subject on this machine"
 	@echo "make gpu PARAMS=params/gpu.yaml   papermill every chapter into runs/"
 	@echo "make clean       remove the build, test artifacts and caches (keeps results/ and .venv)"
 	@echo "make distclean   also remove results/, runs/, the model cache and .venv"
@@ -45,6 +46,12 @@ book: setup
 	  echo "results/ is empty but an execution cache exists: clearing _build/.jupyter_cache"; \
 	  rm -rf _build/.jupyter_cache; fi
 	$(RUNENV) $(VENV)/bin/jb build . -n -W --keep-going
+
+# Benchmarks (not tests): print seconds per pass / per subject and the speed-up, write JSON to runs/.
+bench: setup
+	@mkdir -p runs
+	$(RUNENV) $(PY) benchmarks/bench_scoring.py --json runs/bench_scoring.json
+	$(RUNENV) $(PY) benchmarks/bench_pas.py --json runs/bench_pas.json
 
 # Every chapter in order (NN_ prefix = _toc order) with a parameter file; executed copies in runs/.
 gpu: setup

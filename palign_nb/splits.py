@@ -101,3 +101,19 @@ def select_subjects(answers: pd.DataFrame, n_subjects: int, subjects: list | Non
     if n_subjects > len(answers):
         raise PalignError(f"n_subjects={n_subjects} but only {len(answers)} subjects are available.")
     return answers.index[:n_subjects].tolist()
+
+
+def run_subjects(splits: dict, n_subjects: int, subjects: list | None = None) -> list:
+    """The subjects a chapter runs on: ``subjects`` if given, else the first ``n_subjects`` of the splits' subjects.
+
+    Explicit ``subjects`` must be among the splits' test subjects (``test_subjects``, else ``subjects``).
+    """
+    pool = splits.get("test_subjects") or splits["subjects"]
+    if subjects is not None:
+        unknown = [s for s in subjects if s not in pool]
+        if unknown:
+            raise PalignError(f"Subjects {unknown[:5]} are not test subjects of chapter 02's splits; pick from e.g. {pool[:3]}.")
+        return list(subjects)
+    if n_subjects > len(splits["subjects"]):
+        raise PalignError(f"n_subjects={n_subjects} but chapter 02 chose {len(splits['subjects'])} subjects: rerun it with n_subjects >= {n_subjects}.")
+    return list(splits["subjects"][:n_subjects])
