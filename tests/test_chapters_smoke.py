@@ -52,6 +52,23 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c03_share_top": (0.2, 1.0),
         "c03_n_subjects": (1, 1),
     },
+    "04_head_probing": {
+        "c04_n_layers": (30, 30),  # the embedded model: 30 layers x 9 query heads
+        "c04_n_heads": (9, 9),
+        "c04_n_act_items": (30, 30),
+        "c04_best_score_first": (0.5, 1.0),  # the best of 270 probes beats chance
+        "c04_n_subjects": (1, 1),
+    },
+    "05_pas": {
+        "c05_cosine": (-1.0, 1.0),
+        "c05_top_k": (24, 24),
+        "c05_persona_numbers": (24 * 65 + 1, 24 * 65 + 1),
+        "c05_pas_icl": (0.0, 20.0),
+        "c05_pas_oracle": (0.0, 20.0),
+        "c05_always_c": (0.0, 20.0),
+        "c05_share_alpha_zero": (0.0, 1.0),
+        "c05_n_subjects": (1, 1),
+    },
 }
 
 # What IPython shows for a NumPy scalar (numpy >= 2). {glue:text}`key:.2f` cannot format it:
