@@ -1,7 +1,9 @@
 # The PAlign Book.
 #   make book   install (if needed), execute every chapter, build the HTML book into _build/html
-#   make test   install (if needed), run the tests (hygiene, package units, chapter smoke runs)
+#   make test   install (if needed), run the tests (hygiene, package units, chapter smoke runs,
+#               then the built book in headless Chromium)
 #   make gpu PARAMS=params/gpu.yaml   papermill every chapter into runs/ (results into results/)
+#   make book-from-runs RUNS=runs     render executed chapters (e.g. GPU runs) into the book, no execution
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,18 +11,23 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp
 PARAMS ?= params/gpu.yaml
+RUNS   ?= runs
 
 # Thread caps and an offline Hugging Face Hub for every run on the CPU (tests and book).
-RUNENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0
+# No progress bars in executed chapters: in a notebook tqdm draws an ipywidget, which the static book
+# cannot show (the browser test fails on a widget left in a page).
+QUIET  := HF_HUB_DISABLE_PROGRESS_BARS=1 TQDM_DISABLE=1
+RUNENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0 $(QUIET)
 
-.PHONY: help setup test book bench gpu clean distclean
+.PHONY: help setup chromium test book book-from-runs bench gpu clean distclean
 
 help:
 	@echo "make setup       create .venv and install the pinned packages (fast when up to date)"
-	@echo "make test        run the tests (hygiene, units, smoke run of every chapter)"
+	@echo "make test        run the tests (hygiene, units, smoke run of every chapter, browser test)"
 	@echo "make book        execute the chapters and build the HTML book into _build/html"
 	@echo "make bench       time scoring (ours vs the paper's recipe) and PAS per subject on this machine"
 	@echo "make gpu PARAMS=params/gpu.yaml   papermill every chapter into runs/"
+	@echo "make book-from-runs RUNS=runs     render executed chapters into _build/runs/_build/html"
 	@echo "make clean       remove the build, test artifacts and caches (keeps results/ and .venv)"
 	@echo "make distclean   also remove results/, runs/, the model cache and .venv"
 
@@ -35,7 +42,15 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-test: setup
+# The browser test drives Debian's chromium through Playwright (pinned in requirements.txt); it never
+# downloads a browser. Installed with apt-get when missing (as root, or through sudo).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup chromium
 	$(RUNENV) $(PY) -m pytest -q tests
 
 # Serial build: chapters execute in _toc order and hand results on through results/.
@@ -46,6 +61,10 @@ book: setup
 	  echo "results/ is empty but an execution cache exists: clearing _build/.jupyter_cache"; \
 	  rm -rf _build/.jupyter_cache; fi
 	$(RUNENV) $(VENV)/bin/jb build . -n -W --keep-going
+
+# Executed chapters (papermill copies, e.g. from `make gpu`) rendered into the book with execution off.
+book-from-runs: setup
+	$(PY) tools/book_from_runs.py $(RUNS) --out _build/runs
 
 # Benchmarks (not tests): print seconds per pass / per subject and the speed-up, write JSON to runs/.
 bench: setup
@@ -58,7 +77,7 @@ gpu: setup
 	@mkdir -p runs
 	@for nb in notebooks/[0-9][0-9]_*.ipynb; do \
 	  echo "== $$nb"; \
-	  $(VENV)/bin/papermill "$$nb" "runs/$$(basename $$nb)" -f $(PARAMS) || exit 1; \
+	  $(QUIET) $(VENV)/bin/papermill "$$nb" "runs/$$(basename $$nb)" -f $(PARAMS) || exit 1; \
 	done
 
 clean:
