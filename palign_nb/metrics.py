@@ -150,3 +150,16 @@ def add_targets(predictions: pd.DataFrame, inventory: Inventory, keying: str) ->
     signs = inventory.items.loc[out["item"], "sign"].to_numpy()
     out["target"] = targets(out["stored"].to_numpy(), signs, inventory, keying)
     return out
+
+
+def subject_predictions(subject, scored: pd.DataFrame, answers: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
+    """One subject's option table (indexed by item) as rows of the store's predictions format.
+
+    Columns: ``subject``, ``item``, the option table's columns, ``trait`` and ``stored`` (the stored
+    answer; :func:`add_targets` turns it into the target under a keying).
+    """
+    frame = scored.reset_index(names="item")
+    frame.insert(0, "subject", subject)
+    frame["trait"] = inventory.items.loc[frame["item"], "trait"].to_numpy()
+    frame["stored"] = answers.loc[subject, frame["item"]].to_numpy()
+    return frame
