@@ -392,3 +392,58 @@ def book_renderer(spec: dict, **metadata) -> dict[str, object]:
 
 alt.renderers.register("palign", book_renderer)
 alt.renderers.enable("palign")
+
+
+def method_option_profile(table: pd.DataFrame, *, order: list[str] | None = None, title: str = "") -> alt.Chart:
+    """How each method spreads its answers over the options: one 100 % stacked bar per method.
+
+    ``table``: one row per (method, scored item) or already averaged, with columns ``method`` and
+    ``p_A``..``p_E``; the mean option probabilities per method are drawn (A = Very Accurate left).
+
+    Introduced in :doc:`/notebooks/06_prompting_baselines`.
+    """
+    cols = [f"p_{x}" for x in "ABCDE"]
+    _check_frame(table.head(0), ["method", *cols], "method_option_profile")
+    mean = table.groupby("method", sort=False)[cols].mean().reset_index()
+    long = mean.melt("method", var_name="option", value_name="probability")
+    long["option"] = long["option"].str[2:]
+    long["rank"] = long["option"].map({x: i for i, x in enumerate("ABCDE")})
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            y=alt.Y("method:N", sort=order or mean["method"].tolist(), title=None, axis=alt.Axis(labelLimit=240)),
+            x=alt.X("probability:Q", stack="normalize", title="mean option probability", axis=alt.Axis(format=".0%")),
+            color=alt.Color("option:N", sort=list("ABCDE"), scale=alt.Scale(scheme="redyellowblue", reverse=True),
+                            title="option", legend=alt.Legend(orient="top")),
+            order=alt.Order("rank:Q"),
+            tooltip=["method", "option", alt.Tooltip("probability:Q", format=".3f")],
+        )
+        .properties(title=title, width=380, height=alt.Step(22))
+    )
+
+
+def training_curves(history: pd.DataFrame, *, title: str = "", width: int = 240) -> alt.HConcatChart:
+    """Per-step training curves, one panel per metric, one line per subject.
+
+    ``history``: long table with columns ``step``, ``metric``, ``value`` and ``subject`` (e.g. a
+    DPO loss and a GRPO mean reward per optimiser step). Each panel has its own y scale.
+
+    Introduced in :doc:`/notebooks/07_preference_baselines`.
+    """
+    data = _check_frame(history, ["step", "metric", "value", "subject"], "training_curves")
+    data = data.assign(subject=data["subject"].astype(str))
+    panels = []
+    for metric, frame in data.groupby("metric", sort=False):
+        panels.append(
+            alt.Chart(frame)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("step:Q", title="optimiser step", axis=alt.Axis(tickMinStep=1)),
+                y=alt.Y("value:Q", title=str(metric), scale=alt.Scale(zero=False)),
+                color=alt.Color("subject:N", title="subject"),
+                tooltip=["subject", "step", alt.Tooltip("value:Q", format=".3f")],
+            )
+            .properties(title=str(metric), width=width, height=180)
+        )
+    return alt.hconcat(*panels).properties(title=title)

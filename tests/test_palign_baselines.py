@@ -1,0 +1,259 @@
+"""The baselines of chapters 06-07: ICL and P2 prompts, the RL reward, DPO pairs, and one TRL step each
+(DPO, GRPO) on a tiny random Llama, plus the error messages for bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from palign_nb import data, preference, prompting, prompts, scoring
+from palign_nb.errors import PalignError
+from palign_nb.inventories import VALUE_TO_LETTER, get_inventory
+from palign_nb.models import LoadedModel, embedded_model_dir
+
+IPIP = get_inventory("ipip")
+SD3 = get_inventory("sd3")
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    path, _ = embedded_model_dir()
+    return AutoTokenizer.from_pretrained(path)
+
+
+@pytest.fixture()
+def tiny(tokenizer) -> LoadedModel:
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                         attn_implementation="sdpa", pad_token_id=tokenizer.pad_token_id)
+    return LoadedModel(LlamaForCausalLM(config).eval(), tokenizer, "tiny-llama", "random", torch.device("cpu"))
+
+
+@pytest.fixture(scope="module")
+def papi() -> pd.DataFrame:
+    return data.load_papi_test()
+
+
+@pytest.fixture(scope="module")
+def known() -> list[str]:
+    return data.paper_item_split()[0]
+
+
+# --- the paper's reward ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("letter,value", [("A", 5), ("B", 4), ("C", 3), ("D", 2), ("E", 1)])
+@pytest.mark.parametrize("target", [1, 3, 5])
+def test_reward_every_option(letter, value, target):
+    for response in (f" {letter}", f" {letter}). {IPIP.labels[value]}", f" ({letter})", f": {letter}\n"):
+        assert preference.named_option(response, IPIP) == value, response
+        assert preference.option_reward(response, target, IPIP) == -abs(value - target)
+
+
+@pytest.mark.parametrize("response,value", [
+    (" is Very Inaccurate for me", 1), (" Moderately Accurate", 4), ("I'd say Neither Accurate Nor Inaccurate", 3),
+    (" Moderately Inaccurate.", 2), ("... Very Accurate!", 5)])
+def test_reward_reads_labels_as_the_paper_does(response, value):
+    assert preference.named_option(response, IPIP) == value
+    assert preference.option_reward(response, 5, IPIP) == -(5 - value)
+
+
+@pytest.mark.parametrize("response", ["", " I am not sure.", " Absolutely", " a statement", " F", "Hmm"])
+def test_reward_unparseable_is_minus_six(response):
+    assert preference.named_option(response, IPIP) is None
+    assert preference.option_reward(response, 3, IPIP) == preference.NO_OPTION_REWARD == -6.0
+
+
+def test_reward_sd3_labels_longest_first():
+    assert preference.named_option(" I Somewhat Agree", SD3) == 4  # not "Agree"
+    assert preference.named_option(" Neither Agree Nor Disagree", SD3) == 3
+    assert preference.named_option(" Disagree", SD3) == 1
+    reward = preference.paper_reward(IPIP)
+    assert reward(completions=[" A", " E", "??"], target=[5, 5, 5], prompts=["p"] * 3) == [0.0, -4.0, -6.0]
+
+
+# --- prompts -------------------------------------------------------------------------------------
+
+
+def test_icl_keyings_differ_exactly_on_minus_keyed_items(papi, known):
+    subject = papi.index[0]
+    _, shown_papi = prompting.known_answers(papi, subject, known, IPIP, "papi")
+    _, shown_literal = prompting.known_answers(papi, subject, known, IPIP, "literal")
+    stored = papi.loc[subject, known].to_numpy()
+    minus = IPIP.items.loc[known, "sign"].to_numpy() < 0
+    assert (shown_papi == stored).all()
+    assert (shown_literal[minus] == np.where(stored[minus] > 0, 6 - stored[minus], 0)).all()
+    assert (shown_literal[~minus] == stored[~minus]).all()
+    system = prompting.icl_system(papi, subject, known, IPIP, "papi")
+    assert system.startswith("Here are some of your behaviors and your level of recognition towards them;")
+    assert system.count(";") == len(known)
+
+
+def test_p2_request_reproduces_the_shipped_inputs(papi, known):
+    import json
+
+    shipped = json.loads((data.data_dir() / "papi" / "personality_prompt.json").read_text())
+    for row, subject in zip(shipped, papi.index):
+        texts, values = prompting.known_answers(papi, subject, known, IPIP, "papi")
+        request = prompting.p2_request(texts, values.tolist(), IPIP)
+        assert request == row["input"] + prompting.P2_TAIL
+    assert prompting.shipped_p2(papi.index[0]).startswith("You are")
+
+
+def test_generate_p2_persona_runs_on_a_tiny_model(tiny):
+    text = prompting.generate_p2_persona(tiny, ["Worry about things."], [4], IPIP, max_new_tokens=5, temperature=0.6)
+    assert isinstance(text, str)
+
+
+def test_score_items_and_chapter_items(tiny, papi):
+    split = {"test": data.paper_item_split()[1]}
+    items = prompting.chapter_items(split, IPIP, 10)
+    assert len(items) == 10 and IPIP.items.loc[items, "trait"].value_counts().tolist() == [2] * 5
+    scored = prompting.score_items(tiny, prompts.DEFAULT_SYSTEM, items[:3], IPIP, batch_size=2)
+    assert scored.index.tolist() == items[:3] and set(scored["predicted"]) <= {1, 2, 3, 4, 5}
+    with pytest.raises(PalignError, match="n_items"):
+        prompting.chapter_items(split, IPIP, 0)
+
+
+# --- preference pairs -------------------------------------------------------------------------------
+
+
+def test_preference_pairs_for_a_subject(tiny, papi, known):
+    subject = papi.index[0]
+    pairs = preference.preference_pairs(tiny, papi, subject, known, IPIP, "papi")
+    stored = papi.loc[subject, known]
+    answered = stored[stored > 0]
+    assert len(pairs) == len(answered) + int((answered == 3).sum())  # a middle answer gets both ends
+    for row in pairs.itertuples():
+        assert row.chosen == f" {VALUE_TO_LETTER[int(stored[row.item])]}"
+        far = {5: 1, 4: 1, 2: 5, 1: 5}.get(row.chosen_value)
+        assert row.rejected_value in ((far,) if far else (5, 1)) and row.rejected != row.chosen
+        assert row.prompt.endswith("<|im_start|>assistant\nOption")
+    # the chosen token is exactly the token the scorer reads after the prompt
+    option_ids = scoring.option_token_ids(tiny.tokenizer)
+    row = pairs.iloc[0]
+    p = tiny.tokenizer(row.prompt)["input_ids"]
+    pc = tiny.tokenizer(row.prompt + row.chosen)["input_ids"]
+    assert pc[: len(p)] == p and pc[len(p):] == [option_ids["ABCDE".index(row.chosen.strip())]]
+
+
+def test_preference_pairs_literal_flip_minus_keyed(tiny, papi, known):
+    subject = papi.index[0]
+    papi_pairs = preference.preference_pairs(tiny, papi, subject, known, IPIP, "papi").drop_duplicates("item")
+    literal_pairs = preference.preference_pairs(tiny, papi, subject, known, IPIP, "literal").drop_duplicates("item")
+    minus = IPIP.items.loc[papi_pairs["item"], "sign"].to_numpy() < 0
+    assert (literal_pairs["chosen_value"].to_numpy()[minus] == 6 - papi_pairs["chosen_value"].to_numpy()[minus]).all()
+
+
+# --- one TRL step on a tiny model -----------------------------------------------------------------------
+
+
+def _split_params(peft_model):
+    lora = {n: p.detach().clone() for n, p in peft_model.named_parameters() if "lora_" in n}
+    base = {n.replace("base_model.model.", "").replace(".base_layer", ""): p.detach().clone()
+            for n, p in peft_model.named_parameters() if "lora_" not in n}
+    return lora, base
+
+
+def _check_step(lm, original, result):
+    lora, base = _split_params(result.model)
+    assert lora and any(("lora_B" in n) and p.abs().max() > 0 for n, p in lora.items()), "the adapter did not move"
+    for name, value in original.items():  # the copy's base weights and the original model are untouched
+        assert torch.equal(base[name], value), name
+        assert torch.equal(lm.model.state_dict()[name], value), name
+    assert len(result.history) == 1 and result.seconds > 0
+
+
+def test_one_dpo_step_moves_only_the_adapter(tiny, papi, known, tmp_path):
+    original = {k: v.clone() for k, v in tiny.model.state_dict().items()}
+    pairs = preference.preference_pairs(tiny, papi, papi.index[0], known[:10], IPIP, "papi")
+    result = preference.train_dpo(tiny, pairs, preference.TrainSettings("dpo", steps=1, batch_size=2))
+    _check_step(tiny, original, result)
+    # saved, reloaded and merged, the adapter scores exactly like the trained one merged
+    path = preference.save_adapter(result, tmp_path / "dpo" / "1")
+    items = data.paper_item_split()[1][:4]
+    direct = prompting.score_items(preference.merged(tiny, result.model, "dpo"), prompts.DEFAULT_SYSTEM, items, IPIP)
+    loaded = prompting.score_items(preference.load_adapter(tiny, path), prompts.DEFAULT_SYSTEM, items, IPIP)
+    base = prompting.score_items(tiny, prompts.DEFAULT_SYSTEM, items, IPIP)
+    np.testing.assert_allclose(direct.iloc[:, :5].to_numpy(), loaded.iloc[:, :5].to_numpy(), atol=1e-6)
+    assert not np.allclose(direct.iloc[:, :5].to_numpy(), base.iloc[:, :5].to_numpy(), atol=1e-7)
+
+
+def test_one_grpo_step_moves_only_the_adapter(tiny, papi, known):
+    original = {k: v.clone() for k, v in tiny.model.state_dict().items()}
+    seen: list[str] = []
+
+    def length_reward(completions, target, **kwargs):  # a random model names no option; any varying reward will do
+        seen.extend(completions)
+        return [float(len(c)) for c in completions]
+
+    rp = preference.reward_prompts(tiny, papi, papi.index[0], known[:10], IPIP, "papi")
+    settings = preference.TrainSettings("grpo", steps=1, batch_size=4, num_generations=4, max_completion_length=4)
+    result = preference.train_grpo(tiny, rp, settings, IPIP, reward=length_reward)
+    assert len(seen) == 4
+    _check_step(tiny, original, result)
+
+
+def test_grpo_logs_the_paper_reward(tiny, papi, known):
+    rp = preference.reward_prompts(tiny, papi, papi.index[0], known[:10], IPIP, "papi")
+    settings = preference.TrainSettings("grpo", steps=1, batch_size=2, num_generations=2, max_completion_length=3)
+    result = preference.train_grpo(tiny, rp, settings, IPIP)
+    assert -6.0 <= float(result.history["reward"].iloc[0]) <= 0.0
+
+
+# --- bad input --------------------------------------------------------------------------------------------
+
+
+def test_subject_without_usable_known_answers(tiny, papi, known):
+    blank = papi.iloc[:1].copy()
+    blank.loc[:, known] = 0
+    subject = blank.index[0]
+    for make in (lambda: prompting.icl_system(blank, subject, known, IPIP, "papi"),
+                 lambda: preference.preference_pairs(tiny, blank, subject, known, IPIP, "papi"),
+                 lambda: preference.reward_prompts(tiny, blank, subject, known, IPIP, "papi")):
+        with pytest.raises(PalignError, match="no usable known answer.*Choose another subject"):
+            make()
+
+
+@pytest.mark.parametrize("method", ["dpo", "grpo"])
+def test_zero_steps_is_a_clear_error(method):
+    with pytest.raises(PalignError, match=f"{method}_steps=0: .*Set {method}_steps >= 1"):
+        preference.TrainSettings(method, steps=0, batch_size=4)
+
+
+def test_grpo_batch_must_hold_whole_groups():
+    with pytest.raises(PalignError, match="multiple of grpo_generations"):
+        preference.TrainSettings("grpo", steps=1, batch_size=6, num_generations=4)
+
+
+def test_missing_adapter_names_the_chapter(tiny, tmp_path):
+    with pytest.raises(PalignError, match="No adapter at .*07_preference_baselines"):
+        preference.load_adapter(tiny, tmp_path / "adapters" / "dpo" / "42")
+
+
+def test_no_shipped_p2_for_unknown_subject():
+    with pytest.raises(PalignError, match="generate_p2_persona"):
+        prompting.shipped_p2(-1)
+
+
+def test_method_names():
+    assert preference.method_name("dpo", "papi") == "dpo" and preference.method_name("grpo", "literal") == "grpo_literal"
+
+
+def test_chapter_charts_build_valid_specs():
+    import altair as alt
+
+    from palign_nb import charts
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(5), size=6)
+    table = pd.DataFrame(probs, columns=[f"p_{x}" for x in "ABCDE"]).assign(method=["icl"] * 3 + ["p2"] * 3)
+    history = pd.DataFrame({"step": [1, 2, 1, 2], "metric": ["loss"] * 4, "value": [0.69, 0.5, 0.69, 0.4], "subject": [1, 1, 2, 2]})
+    for chart in (charts.method_option_profile(table), charts.training_curves(history)):
+        assert isinstance(chart, (alt.Chart, alt.HConcatChart)) and chart.to_dict()["$schema"].startswith("https://vega")
