@@ -29,6 +29,8 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+#: MyST-NB's execution statistics on book/running.md: empty without execution, so replaced by runs_table.
+EXEC_TABLE = "```{nb-exec-table}\n```"
 #: What the staged book needs besides the chapters (notebooks are taken from the runs).
 BOOK_SOURCES = ["_config.yml", "_toc.yml", "book"]
 
@@ -80,6 +82,24 @@ def check_run(source: Path, run: Path, allow_changed: bool = False) -> None:
                        "chapter); run it again, or pass --allow-changed to render it anyway.")
 
 
+def runs_table(runs: Path, chapters: list[str]) -> str:
+    """A Markdown table of the runs (papermill's timing and parameters), for the running page.
+
+    With execution off, MyST-NB's execution table is empty: this one says where the outputs came from.
+    """
+    rows = ["The chapters of this book were not executed by its build: they are the executed copies in",
+            f"`{runs.name}/`, rendered by `tools/book_from_runs.py`. Each one's run:", "",
+            "| chapter | finished | run time | parameters |", "|---|---|---|---|"]
+    for chapter in chapters:
+        pm = nbformat.read(runs / Path(chapter).name, as_version=4).metadata.get("papermill", {})
+        params = ", ".join(f"`{k}={v!r}`" for k, v in (pm.get("parameters") or {}).items()) or "defaults"
+        params = params.replace("|", "\\|")
+        duration = f"{pm['duration']:.0f} s" if isinstance(pm.get("duration"), (int, float)) else "?"
+        end = (pm.get("end_time") or "?")[:19].replace("T", " ")
+        rows.append(f"| {{doc}}`/{chapter.removesuffix('.ipynb')}` | {end} | {duration} | {params} |")
+    return "\n".join(rows) + "\n"
+
+
 def stage(runs: Path, out: Path, allow_changed: bool = False, root: Path = ROOT) -> Path:
     """Copy the book sources and the executed chapters into ``out/src``; returns that folder."""
     chapters = toc_notebooks(root)
@@ -104,6 +124,9 @@ def stage(runs: Path, out: Path, allow_changed: bool = False, root: Path = ROOT)
     (src / "notebooks").mkdir()
     for chapter in chapters:
         shutil.copy2(runs / Path(chapter).name, src / chapter)
+    running = src / "book" / "running.md"
+    if running.exists() and EXEC_TABLE in running.read_text():
+        running.write_text(running.read_text().replace(EXEC_TABLE, runs_table(runs, chapters)))
     config = yaml.safe_load((src / "_config.yml").read_text())
     config.setdefault("execute", {})["execute_notebooks"] = "off"
     (src / "_config.yml").write_text("# Staged by tools/book_from_runs.py: executed chapters, no execution.\n"
