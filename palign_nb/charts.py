@@ -394,6 +394,62 @@ alt.renderers.register("palign", book_renderer)
 alt.renderers.enable("palign")
 
 
+def scatter(table: pd.DataFrame, x: str, y: str, *, x_title: str | None = None, y_title: str | None = None,
+            tooltip: list[str] | None = None) -> alt.Chart:
+    """Points of ``y`` against ``x``, one per row (a few hundred rows at most).
+
+    Introduced in :doc:`/notebooks/04_head_probing`.
+    """
+    data = _check_frame(table, [x, y], "scatter")
+    return (
+        alt.Chart(data)
+        .mark_circle(size=70, opacity=0.8)
+        .encode(x=alt.X(f"{x}:Q", title=x_title or x), y=alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=False)),
+                tooltip=tooltip or [x, y])
+        .properties(width=380, height=240)
+    )
+
+
+def line(table: pd.DataFrame, x: str, y: str, *, color: str | None = None, x_title: str | None = None,
+         y_title: str | None = None) -> alt.Chart:
+    """A line with points of ``y`` against ``x`` (one line per ``color`` group).
+
+    Introduced in :doc:`/notebooks/05_pas`.
+    """
+    data = _check_frame(table.sort_values(x), [x, y, color], "line")
+    enc = {"x": alt.X(f"{x}:Q", title=x_title or x), "y": alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=False)),
+           "tooltip": [c for c in (x, y, color) if c]}
+    if color:
+        enc["color"] = alt.Color(f"{color}:N")
+    return alt.Chart(data).mark_line(point=True).encode(**enc).properties(width=380, height=220)
+
+
+def alpha_slider(sweep: pd.DataFrame) -> alt.Chart:
+    """Option distribution at one alpha, chosen with a slider that works in the static book too.
+
+    ``sweep``: one row per alpha with ``alpha`` and ``p_A``..``p_E``.
+
+    Introduced in :doc:`/notebooks/05_pas`.
+    """
+    data = _check_frame(sweep, ["alpha", "p_A", "p_E"], "alpha_slider")
+    long = data.melt("alpha", value_vars=[f"p_{x}" for x in "ABCDE"], var_name="option", value_name="probability")
+    long["option"] = long["option"].str[2:]
+    values = sorted(long["alpha"].unique().tolist())
+    step = float(np.min(np.diff(values))) if len(values) > 1 else 1.0
+    pick = alt.param(name="alpha_value", value=values[0],
+                     bind=alt.binding_range(min=values[0], max=values[-1], step=step, name="alpha "))
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(x=alt.X("option:N", title="option (A = Very Accurate ... E = Very Inaccurate)"),
+                y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
+                tooltip=["alpha", "option", alt.Tooltip("probability:Q", format=".3f")])
+        .add_params(pick)
+        .transform_filter(f"abs(datum.alpha - alpha_value) < {step / 2}")
+        .properties(width=320, height=200)
+    )
+
+
 def method_option_profile(table: pd.DataFrame, *, order: list[str] | None = None, title: str = "") -> alt.Chart:
     """How each method spreads its answers over the options: one 100 % stacked bar per method.
 

@@ -69,6 +69,30 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c05_share_alpha_zero": (0.0, 1.0),
         "c05_n_subjects": (1, 1),
     },
+    "06_prompting_baselines": {
+        "c06_n_subjects": (1, 1),
+        "c06_n_known": (120, 120),  # ICL and P2 read the paper's 120 known answers
+        "c06_icl_tokens": (1000, 2000),  # the 120-answer system prompt
+        "c06_n_flipped": (1, 120),  # papi and literal labels differ on some minus-keyed items
+        "c06_icl_papi_composite": (0.0, 20.0),
+        "c06_icl_literal_composite": (0.0, 20.0),
+        "c06_p2_composite": (0.0, 20.0),
+        "c06_p2_generated_composite": (0.0, 20.0),
+        "c06_icl_score_s": (0.0, 600.0),
+    },
+    "07_preference_baselines": {
+        "c07_n_subjects": (1, 1),
+        "c07_n_pairs": (120, 240),  # one pair per answered known item, two for a middle answer
+        "c07_lora_params": (1, 10_000_000),
+        "c07_lora_share": (0.0, 0.05),  # the adapter is a small fraction of the model
+        "c07_dpo_composite": (0.0, 20.0),
+        "c07_grpo_composite": (0.0, 20.0),
+        "c07_sample_named": (0.0, 1.0),
+        "c07_grpo_reward_last": (-6.0, 0.0),  # the paper's reward range
+        "c07_dpo_train_s": (0.0, 600.0),
+        "c07_grpo_train_s": (0.0, 600.0),
+        "c07_roundtrip_diff": (0.0, 1e-4),  # a reloaded adapter answers like the trained one
+    },
 }
 
 # What IPython shows for a NumPy scalar (numpy >= 2). {glue:text}`key:.2f` cannot format it:
