@@ -141,6 +141,37 @@ def test_always_c_per_trait(papi, ipip, paper_split):
         assert scores[trait] == pytest.approx(value, abs=APPROX), trait
 
 
+@pytest.fixture(scope="module")
+def sd3_design(sd3):
+    """Chapter 08's SD3 setting: K-means (k=300, random_state=42) on the complete respondents, split seed 0."""
+    answers = data.load_sd3()
+    cols = sd3.items.index.tolist()
+    complete = answers[(answers[cols] > 0).all(axis=1)]
+    representatives = splits.kmeans_representatives(complete, cols, 300)
+    known, test = splits.stratified_item_split(sd3, 4, seed=0)
+    return answers.loc[representatives], known, test
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("always_A", {"M": 1.0600, "N": 1.9973, "P": 2.1627, "composite": 5.2200}),
+        ("always_C", {"M": 1.2067, "N": 0.8627, "P": 0.9587, "composite": 3.0280}),
+        ("trait_mean", {"M": 0.6967, "N": 0.6887, "P": 0.6867, "composite": 2.0720}),
+    ],
+)
+def test_sd3_trivial_predictors_pinned(sd3, sd3_design, kind, expected):
+    """The SD3 bar chapter 08 shows: trivial predictors on the 300 K-means subjects, 15 test items."""
+    answers, known, test = sd3_design
+    assert len(answers) == 300 and len(test) == 15 and answers[test].gt(0).all().all()
+    for keying in inv.KEYINGS:  # SD3 stores literal answers: both conventions give the same scores
+        preds = metrics.trivial_predictions(answers, sd3, known, test, kind, keying)
+        for variant in metrics.VARIANTS:  # complete respondents: no missing targets, the variants agree
+            scores = metrics.alignment_score(preds, variant)
+            for trait, value in expected.items():
+                assert scores[trait] == pytest.approx(value, abs=APPROX), (keying, variant, trait)
+
+
 def test_always_a_matches_issue_8(papi, ipip, paper_split):
     """The per-trait numbers a user reported in PAlign issue #8 for a model answering A everywhere."""
     known, test = paper_split

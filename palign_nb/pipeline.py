@@ -1,0 +1,110 @@
+"""Every method for a list of subjects, in the store's predictions format, with timings.
+
+Chapters 03 to 07 build each method up step by step for the Big Five. Chapter 08 runs the same
+methods again on another inventory (the Short Dark Triad) through these three loops. Each loop
+returns ``(predictions, timings)``. ``predictions`` holds one row per subject and item, in the format
+of :func:`palign_nb.metrics.subject_predictions`. ``timings`` holds one row per subject, method and
+stage, in seconds.
+
+Introduced in :doc:`/notebooks/08_dark_triad`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .alignment import align_subject, score_steered, shown_values
+from .inventories import Inventory
+from .metrics import subject_predictions
+from .models import LoadedModel
+from .pas import PAPER_ALPHAS, Persona
+from .probing import MIN_USABLE, contrast_labels
+from .preference import TrainResult, TrainSettings, merged, preference_pairs, reward_prompts, train_dpo, train_grpo
+from .prompting import score_items
+from .prompts import DEFAULT_SYSTEM
+
+
+def _timing(subject, method: str, stage: str, seconds: float) -> dict:
+    return {"subject": subject, "method": method, "stage": stage, "seconds": float(seconds)}
+
+
+def run_prompted(
+    lm: LoadedModel, answers: pd.DataFrame, subjects: list, method: str, system_of: Callable[[object], str],
+    items: list[str], inventory: Inventory, batch_size: int = 16,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A prompting method (no alignment, ICL, P2): ``system_of(subject)`` is its system prompt."""
+    tables, timings = [], []
+    for s in subjects:
+        start = time.perf_counter()
+        system = system_of(s)
+        prompt_s = time.perf_counter() - start
+        start = time.perf_counter()
+        scored = score_items(lm, system, items, inventory, batch_size)
+        timings += [_timing(s, method, "prompt", prompt_s), _timing(s, method, "score", time.perf_counter() - start)]
+        tables.append(subject_predictions(s, scored, answers, inventory))
+    return pd.concat(tables, ignore_index=True), pd.DataFrame(timings)
+
+
+def run_pas(
+    lm: LoadedModel, acts: np.ndarray, act_items: list[str], answers: pd.DataFrame, subjects: list, method: str,
+    system_of: Callable[[object], str], known: list[str], validation: list[str], items: list[str],
+    inventory: Inventory, keying: str, top_k: int = 24, alphas: tuple[float, ...] = PAPER_ALPHAS,
+    seed: int = 0, batch_size: int = 16,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[object, Persona]]:
+    """PAS per subject: probes on ``known``, alpha on ``validation``, then one pass over ``items``.
+
+    Also returns each subject's persona (alpha set), e.g. to save with :func:`palign_nb.pas.save_persona`.
+    A subject with fewer than ``MIN_USABLE`` decided known answers (not 3, not missing) cannot be
+    probed: it gets the prompt alone (alpha 0), marked ``fallback=True`` in its rows, and no persona.
+    """
+    tables, timings, personas = [], [], {}
+    for s in subjects:
+        system = system_of(s)
+        usable = int(contrast_labels(shown_values(answers.loc[s], known, inventory, keying))[0].sum())
+        if usable < MIN_USABLE:  # too few decided answers to probe: no steering, the prompt alone
+            start = time.perf_counter()
+            scored = score_items(lm, system, items, inventory, batch_size)
+            timings.append(_timing(s, method, "test_pass", time.perf_counter() - start))
+            tables.append(subject_predictions(s, scored, answers, inventory).assign(alpha=0.0, fallback=True))
+            continue
+        fit = align_subject(lm, acts, act_items, answers.loc[s], known, validation, inventory, keying, system,
+                            top_k=top_k, alphas=alphas, seed=seed, batch_size=batch_size)
+        start = time.perf_counter()
+        scored = score_steered(lm, fit.persona, fit.persona.alpha, system, items, inventory, batch_size)
+        timings += [_timing(s, method, stage, sec) for stage, sec in fit.seconds.items()]
+        timings.append(_timing(s, method, "test_pass", time.perf_counter() - start))
+        tables.append(subject_predictions(s, scored, answers, inventory).assign(alpha=fit.persona.alpha, fallback=False))
+        personas[s] = fit.persona
+    return pd.concat(tables, ignore_index=True), pd.DataFrame(timings), personas
+
+
+def run_preference(
+    lm: LoadedModel, answers: pd.DataFrame, subjects: list, settings: TrainSettings, known: list[str],
+    items: list[str], inventory: Inventory, keying: str, batch_size: int = 16,
+    on_trained: Callable[[object, TrainResult], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """DPO or the RL baseline (``settings.method``): one LoRA adapter per subject on its known answers.
+
+    ``on_trained(subject, result)`` runs before the adapter is merged (e.g. to save it). Also returns
+    the training history (loss or reward per step) of every subject.
+    """
+    tables, timings, histories = [], [], []
+    for s in subjects:
+        if settings.method == "dpo":
+            result = train_dpo(lm, preference_pairs(lm, answers, s, known, inventory, keying), settings)
+        else:
+            result = train_grpo(lm, reward_prompts(lm, answers, s, known, inventory, keying), settings, inventory)
+        if on_trained is not None:
+            on_trained(s, result)
+        start = time.perf_counter()
+        scored = score_items(merged(lm, result.model, settings.method), DEFAULT_SYSTEM, items, inventory, batch_size)
+        timings += [_timing(s, settings.method, "train", result.seconds),
+                    _timing(s, settings.method, "score", time.perf_counter() - start)]
+        tables.append(subject_predictions(s, scored, answers, inventory))
+        histories.append(result.history.assign(subject=s, method=settings.method))
+        del result
+    return pd.concat(tables, ignore_index=True), pd.DataFrame(timings), pd.concat(histories, ignore_index=True)

@@ -1,0 +1,179 @@
+"""Reading the chapters' results back: which method wrote what, the paper's numbers, paired tests.
+
+Chapter 09 reads only the results store. This module knows which chapter writes which
+predictions table (:data:`METHODS`), reads them onto a common set of subjects and items, and
+compares methods subject by subject. It also holds the paper's reported numbers (``paper.md``
+§9), always labelled as the paper's.
+
+Introduced in :doc:`/notebooks/09_results`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import RunConfig
+from .errors import PalignError, StoreMissing
+from .inventories import Inventory
+from .metrics import add_targets, subject_trait_errors
+from .store import require_table
+
+#: The paper's Table 1 (Big Five, composite = sum of the five trait errors; NaN = not recoverable).
+PAPER_TABLE1 = pd.DataFrame(
+    [
+        ("Llama-3-8B-Instruct", "PAS", 0.94, 0.91, 0.86, 0.98, 0.72, 4.41),
+        ("Llama-3-8B-Instruct", "Few-Shot", np.nan, np.nan, np.nan, np.nan, np.nan, 5.96),
+        ("Llama-3-8B-Instruct", "DPO", np.nan, np.nan, np.nan, np.nan, np.nan, 7.45),
+        ("Llama-3-8B-Instruct", "PPO", np.nan, np.nan, np.nan, np.nan, np.nan, 7.62),
+        ("GPT-4o", "prompting", np.nan, np.nan, np.nan, np.nan, np.nan, 4.42),
+        ("Llama-3-70B-Instruct", "PAS", np.nan, np.nan, np.nan, np.nan, np.nan, 4.74),
+        ("Llama-3-70B-Instruct", "Few-Shot", np.nan, np.nan, np.nan, np.nan, np.nan, 5.21),
+    ],
+    columns=["model", "method", "A", "C", "E", "N", "O", "composite"],
+)
+
+#: The paper's efficiency claims: PAS needs about this fraction of each method's optimisation time.
+PAPER_TIME_FRACTION = {"dpo": 1 / 5, "grpo": 1 / 6}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method as the results chapter shows it.
+
+    ``table``: the store's predictions table under the paper's keying; ``literal``: the table of the
+    same method given the literal answers (prompt or training data), or None when the method's
+    input does not depend on the keying. ``paper``: its row in the paper's Table 1, if any.
+    """
+
+    label: str
+    table: str
+    chapter: str
+    literal: str | None = None
+    paper: str | None = None
+
+    def table_for(self, keying: str) -> str:
+        return self.literal if keying == "literal" and self.literal else self.table
+
+
+#: The Big Five methods and the chapters that write them.
+IPIP_METHODS = (
+    Method("no alignment", "predictions_no_alignment", "03_asking_the_model"),
+    Method("few-shot (ICL)", "predictions_icl_papi", "06_prompting_baselines", "predictions_icl_literal", "Few-Shot"),
+    Method("P2", "predictions_p2", "06_prompting_baselines"),
+    Method("PAS + prompt", "predictions_pas_icl_papi", "05_pas", "predictions_pas_icl_literal", "PAS"),
+    Method("PAS alone", "predictions_pas_alone_papi", "05_pas", "predictions_pas_alone_literal"),
+    Method("PAS, alpha on test (oracle)", "predictions_pas_oracle_papi", "05_pas", "predictions_pas_oracle_literal"),
+    Method("DPO", "predictions_dpo", "07_preference_baselines", "predictions_dpo_literal", "DPO"),
+    Method("RL (GRPO)", "predictions_grpo", "07_preference_baselines", "predictions_grpo_literal", "PPO"),
+)
+
+#: The Dark Triad methods: chapter 08 writes them all (SD3 has one keying, stored as ``papi``).
+SD3_METHODS = (
+    Method("no alignment", "predictions_no_alignment", "08_dark_triad"),
+    Method("few-shot (ICL)", "predictions_icl_papi", "08_dark_triad"),
+    Method("P2", "predictions_p2", "08_dark_triad"),
+    Method("PAS + prompt", "predictions_pas_icl_papi", "08_dark_triad"),
+    Method("PAS alone", "predictions_pas_alone_papi", "08_dark_triad"),
+    Method("DPO", "predictions_dpo", "08_dark_triad"),
+    Method("RL (GRPO)", "predictions_grpo", "08_dark_triad"),
+)
+
+
+def load_methods(cfg: RunConfig, methods: tuple[Method, ...], keying: str, optional: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
+    """Every method's predictions under ``keying``, by label.
+
+    A missing table raises :class:`.StoreMissing` naming the chapter to run, except for the labels
+    in ``optional`` (e.g. variants a chapter runs only when asked), which are skipped.
+    """
+    tables = {}
+    for m in methods:
+        try:
+            tables[m.label] = require_table(cfg, m.table_for(keying), produced_by=m.chapter)
+        except StoreMissing:
+            if m.label not in optional:
+                raise
+    return tables
+
+
+def common_rows(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables cut to the (subject, item) pairs that every one of them holds, in the same order."""
+    if not tables:
+        raise PalignError("No predictions to compare.")
+    keys = None
+    for table in tables.values():
+        index = pd.MultiIndex.from_frame(table[["subject", "item"]].astype({"subject": str}))
+        keys = index if keys is None else keys.intersection(index, sort=False)
+    if keys is None or len(keys) == 0:
+        raise PalignError("The chapters' predictions share no (subject, item) pair: rerun them with the same subjects "
+                          "(n_subjects / subjects) and results_dir.")
+    out = {}
+    for label, table in tables.items():
+        indexed = table.assign(subject=table["subject"].astype(str)).set_index(["subject", "item"])
+        out[label] = indexed.loc[keys].reset_index()
+    return out
+
+
+def graded(table: pd.DataFrame, inventory: Inventory, keying: str) -> pd.DataFrame:
+    """A predictions table with its targets under ``keying`` (trivial tables already carry them)."""
+    return table if "target" in table else add_targets(table, inventory, keying)
+
+
+def per_subject_composite(table: pd.DataFrame, inventory: Inventory, keying: str, variant: str = "faithful") -> pd.Series:
+    """Each subject's composite error (sum of its trait errors), indexed by subject."""
+    return subject_trait_errors(graded(table, inventory, keying), variant).sum(axis=1)
+
+
+def sign_flip_test(differences: np.ndarray, n_draws: int = 20000, seed: int = 0) -> float:
+    """Two-sided paired permutation test of mean(differences) = 0: the p-value.
+
+    Each difference's sign is flipped at random under the null hypothesis. Exact (all 2^n sign
+    patterns) for n <= 16, otherwise ``n_draws`` seeded random patterns. With n pairs the smallest
+    possible p is 2 / 2^n (n = 2: 0.5), so a small run cannot reject anything.
+    """
+    d = np.asarray(differences, dtype=float)
+    d = d[~np.isnan(d)]
+    if len(d) == 0:
+        raise PalignError("No paired differences to test.")
+    observed = abs(d.mean())
+    if len(d) <= 16:
+        signs = 1 - 2 * ((np.arange(2 ** len(d))[:, None] >> np.arange(len(d))) & 1)
+    else:
+        signs = np.random.default_rng(seed).choice([-1, 1], size=(n_draws, len(d)))
+    return float((np.abs((signs * d).mean(axis=1)) >= observed - 1e-12).mean())
+
+
+def paired_comparison(
+    reference: str, tables: dict[str, pd.DataFrame], inventory: Inventory, keying: str, n_boot: int = 2000, seed: int = 0,
+) -> pd.DataFrame:
+    """``reference`` against every other method, paired by subject and by item.
+
+    Per other method: the mean per-subject composite difference (other - reference; positive:
+    the reference is better) with a bootstrap CI and a sign-flip p over subjects, and the same
+    test over (subject, item) pairs of absolute errors, which treats the items as independent (they
+    are not: it is the optimistic reading).
+    """
+    ref = tables[reference]
+    ref_subject = per_subject_composite(ref, inventory, keying)
+    ref_err = _item_errors(ref, inventory, keying)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, table in tables.items():
+        if label == reference:
+            continue
+        diff = (per_subject_composite(table, inventory, keying) - ref_subject).dropna().to_numpy()
+        boots = diff[rng.integers(0, len(diff), size=(n_boot, len(diff)))].mean(axis=1)
+        item_diff = (_item_errors(table, inventory, keying) - ref_err).dropna().to_numpy()
+        rows.append({"method": label, "subjects": len(diff), "mean difference": float(diff.mean()),
+                     "low": float(np.percentile(boots, 2.5)), "high": float(np.percentile(boots, 97.5)),
+                     "p (subjects)": sign_flip_test(diff, seed=seed), "items": len(item_diff),
+                     "p (items, optimistic)": sign_flip_test(item_diff, seed=seed)})
+    return pd.DataFrame(rows)
+
+
+def _item_errors(table: pd.DataFrame, inventory: Inventory, keying: str) -> pd.Series:
+    rows = graded(table, inventory, keying)
+    return (rows["predicted"] - rows["target"]).abs().set_axis(
+        pd.MultiIndex.from_arrays([rows["subject"].astype(str), rows["item"]]))
