@@ -19,6 +19,10 @@ from sklearn.linear_model import LogisticRegression
 from .errors import PalignError
 
 
+#: The fewest decided known answers (not 3, not missing) the probes accept.
+MIN_USABLE = 4
+
+
 def contrast_labels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which items are usable and the label of their "A" completion.
 
@@ -38,10 +42,10 @@ def probe_dataset(acts: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
     ``groups`` (n_samples,): the item each sample comes from (both completions of an item share it).
     """
     used, a_match = contrast_labels(values)
-    if used.sum() < 4:
+    if used.sum() < MIN_USABLE:
         raise PalignError(
             f"Only {int(used.sum())} known answers are usable (answers of 3 and missing ones tell no direction); "
-            "probes need at least 4. Pick a subject with more decided answers or give more known items."
+            f"probes need at least {MIN_USABLE}. Pick a subject with more decided answers or give more known items."
         )
     idx = np.flatnonzero(used)
     X = acts[idx].reshape(len(idx) * 2, *acts.shape[2:])
