@@ -68,6 +68,18 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c05_always_c": (0.0, 20.0),
         "c05_share_alpha_zero": (0.0, 1.0),
         "c05_n_subjects": (1, 1),
+        # 5.7 data efficiency: smoke counts [5, 10], one subject, every composite a real error
+        "c05_eff_n_min": (5, 5),
+        "c05_eff_n_max": (10, 10),
+        "c05_eff_n_counts": (2, 2),
+        "c05_eff_n_subjects": (1, 1),
+        "c05_eff_n_fits": (2, 2),
+        "c05_eff_n_fallback": (0, 2),
+        "c05_eff_pas_min": (0.0, 20.0),
+        "c05_eff_pas_max": (0.0, 20.0),
+        "c05_eff_icl_min": (0.0, 20.0),
+        "c05_eff_icl_max": (0.0, 20.0),
+        "c05_eff_seconds": (0.0, 600.0),
     },
     "06_prompting_baselines": {
         "c06_n_subjects": (1, 1),
@@ -93,11 +105,29 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c07_grpo_train_s": (0.0, 600.0),
         "c07_roundtrip_diff": (0.0, 1e-4),  # a reloaded adapter answers like the trained one
     },
+    "08_dark_triad": {
+        "c08_n_items": (27, 27),  # the SD3: 27 statements, 5 reversed, 18,192 respondents
+        "c08_n_reversed": (5, 5),
+        "c08_n_respondents": (18192, 18192),
+        "c08_keying_cells_differ": (0, 0),  # SD3 stores literal answers: the keyings agree
+        "c08_n_known": (12, 12),  # 4 known + 5 test per trait, 1 validation item per trait
+        "c08_n_test": (15, 15),
+        "c08_n_val": (3, 3),
+        "c08_n_subjects": (1, 1),
+        "c08_always_c": (0.0, 12.0),  # composite of 3 traits, each in [0, 4]
+        "c08_pas_icl_papi": (0.0, 12.0),
+        "c08_dpo": (0.0, 12.0),
+        "c08_grpo": (0.0, 12.0),
+        "c08_p2": (0.0, 12.0),
+        "c08_share_alpha_zero": (0.0, 1.0),
+    },
 }
 
 # What IPython shows for a NumPy scalar (numpy >= 2). {glue:text}`key:.2f` cannot format it:
 # glue float(x) / int(x) instead.
 NUMPY_REPR = re.compile(r"^np\.\w+\(.*\)$", re.S)
+# A glue key quoted in markdown: {glue:text}`key:.2f`, {glue:}`key`, {glue:figure} key, ...
+GLUE_REF = re.compile(r"\{glue(?::\w+)?\}(?:`|\s+)([A-Za-z0-9_]+)")
 
 
 def read_glued(path: Path) -> dict[str, str]:
@@ -163,6 +193,10 @@ def test_chapter(nb: Path, smoke_params: dict):
         value = as_number(text)
         if value is not None:
             assert math.isfinite(value), f"glue key {name!r} is not finite: {text!r}"
+
+    quoted = set(GLUE_REF.findall("\n".join(c.source for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "markdown")))
+    unglued = sorted(quoted - set(scraps))
+    assert not unglued, f"{nb.stem}'s prose quotes glue keys the run did not glue: {unglued}"
 
     for name, (low, high) in CHECKS.get(nb.stem, {}).items():
         assert name in scraps, f"{nb.stem} did not glue {name!r} (listed in CHECKS)"
