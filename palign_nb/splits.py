@@ -117,3 +117,40 @@ def run_subjects(splits: dict, n_subjects: int, subjects: list | None = None) ->
     if n_subjects > len(splits["subjects"]):
         raise PalignError(f"n_subjects={n_subjects} but chapter 02 chose {len(splits['subjects'])} subjects: rerun it with n_subjects >= {n_subjects}.")
     return list(splits["subjects"][:n_subjects])
+
+
+def nested_known_subsets(known: list[str], inventory: Inventory, counts: list[int], seed: int = 0) -> dict[int, list[str]]:
+    """Nested, trait-stratified subsets of the known items, one per count (the data-efficiency curve).
+
+    Each trait's known items are shuffled once (seeded); a subset of ``k`` items takes the first
+    ``k // T`` of every trait's order (``T`` traits), and one more from each of the first ``k % T``
+    traits in inventory order. So every subset contains all smaller ones, and the traits stay
+    balanced. Returns ``{k: items}`` by increasing ``k``, each list in ``known``'s order. Counts
+    that need more items than ``known`` (or than a trait of it) holds raise one error naming them.
+
+    Introduced in :doc:`/notebooks/05_pas`.
+    """
+    if not counts or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in counts):
+        raise PalignError(f"Counts of known items must be positive whole numbers; got {list(counts)}.")
+    asked = sorted({int(k) for k in counts})
+    traits = inventory.items.loc[known, "trait"]
+    order = inventory.trait_order
+    rng = np.random.default_rng(seed)
+    shuffled = {t: rng.permutation(traits.index[traits == t].to_numpy()).tolist() for t in order}
+
+    def quota(k: int, i: int) -> int:
+        return k // len(order) + (1 if i < k % len(order) else 0)
+
+    bad = [k for k in asked if k > len(known) or any(quota(k, i) > len(shuffled[t]) for i, t in enumerate(order))]
+    if bad:
+        per_trait = ", ".join(f"{t}: {len(shuffled[t])}" for t in order)
+        raise PalignError(
+            f"Cannot show {bad} known items: only {len(known)} known items are available ({per_trait} per trait; "
+            "the validation items are held back), and each count is spread evenly over the traits. "
+            "Lower the counts (chapter 05's `efficiency_counts`)."
+        )
+    subsets = {}
+    for k in asked:
+        chosen = {c for i, t in enumerate(order) for c in shuffled[t][: quota(k, i)]}
+        subsets[k] = [c for c in known if c in chosen]
+    return subsets
