@@ -122,8 +122,9 @@ def graded(table: pd.DataFrame, inventory: Inventory, keying: str) -> pd.DataFra
 
 
 def per_subject_composite(table: pd.DataFrame, inventory: Inventory, keying: str, variant: str = "faithful") -> pd.Series:
-    """Each subject's composite error (sum of its trait errors), indexed by subject."""
-    return subject_trait_errors(graded(table, inventory, keying), variant).sum(axis=1)
+    """Each subject's composite error (sum of its trait errors), indexed by subject id as text."""
+    per_subject = subject_trait_errors(graded(table, inventory, keying), variant).sum(axis=1)
+    return per_subject.set_axis(per_subject.index.astype(str))
 
 
 def sign_flip_test(differences: np.ndarray, n_draws: int = 20000, seed: int = 0) -> float:

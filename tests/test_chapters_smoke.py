@@ -121,6 +121,19 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c08_p2": (0.0, 12.0),
         "c08_share_alpha_zero": (0.0, 1.0),
     },
+    "09_results": {
+        "c09_n_subjects": (1, 1),  # the smoke runs' one subject, on the items every method answered
+        "c09_n_items": (1, 12),
+        "c09_paper_pas": (4.41, 4.41),  # the paper's Table 1, Llama-3-8B-Instruct
+        "c09_paper_always_c": (3.79, 3.81),  # always C on all 300 PAPI test subjects (chapter 02)
+        "c09_pas": (0.0, 20.0),
+        "c09_always_c": (0.0, 20.0),
+        "c09_min_p_subjects": (1.0, 1.0),  # one subject: no paired test can reject anything
+        "c09_n_sig_subjects": (0, 0),
+        "c09_frac_dpo": (0.0, 1e3),
+        "c09_sd3_n_subjects": (1, 1),
+        "c09_eff_subjects": (1, 1),
+    },
 }
 
 # What IPython shows for a NumPy scalar (numpy >= 2). {glue:text}`key:.2f` cannot format it:
