@@ -134,6 +134,23 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c09_sd3_n_subjects": (1, 1),
         "c09_eff_subjects": (1, 1),
     },
+    "10_open_ended": {
+        "c10_n_statements": (2, 2),  # smoke: two statements, three answers each
+        "c10_n_check_items": (40, 40),
+        "c10_check_n": (160, 160),  # four labelled answers per check statement
+        # the offline judge must read plain affirmations and denials far better than a coin flip
+        "c10_check_accuracy": (0.7, 1.0),
+        "c10_check_acc_affirm": (0.8, 1.0),
+        "c10_check_pairwise": (0.6, 1.0),
+        "c10_sides_base": (-1.0, 1.0),
+        "c10_sides_icl": (-1.0, 1.0),
+        "c10_sides_pas": (-1.0, 1.0),
+        "c10_pas_same_as_icl": (0.0, 1.0),
+        "c10_alpha": (0.0, 10.0),
+        "c10_judge_ran": (1, 1),  # smoke: the paper's judge prompt goes to the embedded model
+        "c10_judge_n": (6, 6),
+        "c10_judge_parse_fail": (0.0, 1.0),
+    },
 }
 
 # What IPython shows for a NumPy scalar (numpy >= 2). {glue:text}`key:.2f` cannot format it:
