@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from .errors import PalignError
 from .inventories import KEYINGS, check_name, get_inventory
@@ -46,6 +47,11 @@ class RunConfig:
         check_name(self.dtype, ("auto", "float32", "bfloat16", "float16"), "dtype")
         if not isinstance(self.n_subjects, int) or self.n_subjects < 1:
             raise PalignError(f"n_subjects must be a positive integer, got {self.n_subjects!r}.")
+        if isinstance(self.subjects, str):  # papermill's `-p subjects "[1, 2]"` passes the list as text
+            try:
+                self.subjects = yaml.safe_load(self.subjects)
+            except yaml.YAMLError:
+                pass  # reported just below
         if self.subjects is not None and (not isinstance(self.subjects, (list, tuple)) or not self.subjects):
             raise PalignError(f"subjects must be a non-empty list of subject ids or None, got {self.subjects!r}.")
 

@@ -240,6 +240,15 @@ def test_stratified_item_split(sd3):
         splits.stratified_item_split(sd3, 9)
 
 
+def test_run_config_subjects_from_papermill_text():
+    """papermill's `-p subjects "[172481, 205752]"` arrives as text; it is read as the list."""
+    assert RunConfig(subjects="[172481, 205752]").subjects == [172481, 205752]
+    with pytest.raises(PalignError, match="non-empty list"):
+        RunConfig(subjects="172481")
+    with pytest.raises(PalignError, match="non-empty list"):
+        RunConfig(subjects="[1, 2")
+
+
 def test_select_subjects(papi):
     assert splits.select_subjects(papi, 3) == papi.index[:3].tolist()
     ids = papi.index[[5, 7]].tolist()
