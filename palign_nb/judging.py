@@ -254,9 +254,10 @@ class StanceJudge:
             raise PalignError(f"{len(statements)} statements but {len(responses)} responses: pass one statement per response.")
         affirmed = [first_person(s, inventory) for s in statements]
         negated = [negate(s, inventory) for s in statements]
-        emb = self.embed(affirmed + negated + list(responses))
-        n = len(statements)
-        a, g, r = emb[:n], emb[n: 2 * n], emb[2 * n:]
+        unique = list(dict.fromkeys(affirmed + negated + list(responses)))  # each distinct text embedded once
+        row = {text: i for i, text in enumerate(unique)}
+        emb = self.embed(unique)
+        a, g, r = (emb[[row[t] for t in texts]] for texts in (affirmed, negated, responses))
         cos_a, cos_n = (r * a).sum(1), (r * g).sum(1)
         return pd.DataFrame({"affirmed": affirmed, "negated": negated, "cos_affirm": cos_a.astype(float),
                              "cos_negate": cos_n.astype(float),
