@@ -89,22 +89,24 @@ def judge_prompt(statement: str, target_value: str, response: str) -> str:
     return JUDGE_TEMPLATE.format(statement=statement, target_value=target_value, generated_response=response)
 
 
-_WRAPPING = re.compile(r"^[\s*_`'\"“”‘’#>(\[]+|[\s*_`'\"“”‘’.)\]]+$")
+_WRAPPING = re.compile(r"^[\s*_`#>]+|[\s*_`.]+$")  # markdown emphasis, a heading mark, a trailing period
 _LABELLED = re.compile(r"^(?:final\s+)?(?:answer|choice|score|rating|selected choice)\s*(?:is)?\s*[:=\-]?\s*", re.I)
 
 
 def parse_choice(text: str) -> int | None:
-    """The judge's choice 1-6: the last line that holds one digit alone, else ``None``.
+    """The judge's choice 1-6, read from its last non-empty line; ``None`` when that line is not a choice.
 
-    The paper asks for the choice on its own line and repeated on the last line. Markdown emphasis,
-    quotes, a trailing period and a leading "Answer:"/"Choice:"/"Score:" are ignored; a digit inside
-    a sentence is not taken (the reasoning above the choice mentions the scale's numbers too).
+    The paper asks for the choice alone on its own line, "without quotes or punctuation", and
+    repeated on the last line. Markdown emphasis, a trailing period and a leading "Answer:" /
+    "Choice:" / "Score:" are tolerated. Anything else is not a verdict: a digit inside a sentence
+    (the reasoning mentions the scale's numbers), a quoted ``"1"`` (how a weak judge echoes the
+    rubric in a loop), or a choice followed by more text.
     """
-    for line in reversed([ln for ln in str(text).splitlines() if ln.strip()]):
-        core = _WRAPPING.sub("", _LABELLED.sub("", _WRAPPING.sub("", line)))
-        if re.fullmatch(r"[1-6]", core):
-            return int(core)
-    return None
+    lines = [ln for ln in str(text).splitlines() if ln.strip()]
+    if not lines:
+        return None
+    core = _WRAPPING.sub("", _LABELLED.sub("", _WRAPPING.sub("", lines[-1])))
+    return int(core) if re.fullmatch(r"[1-6]", core) else None
 
 
 @torch.inference_mode()

@@ -46,9 +46,8 @@ def test_judge_prompt_keeps_braces_in_answers():
     ("Step 1: relevance.\nStep 2: degree.\n**4**\n4.", 4),
     ("Reasoning about criteria 3 and 5.\nChoice: 3.\n", 3),
     ("...\nFinal answer: 6", 6),
-    ('It is well aligned.\n"5"', 5),
-    ("It is moderately aligned.\n2\nThank you for the task.", 2),  # the last lone digit, even before a closing remark
-    ("Answer: 2", 2),
+    ("It is well aligned.\n\n5\n\n", 5),
+    ("# Verdict\n**Answer: 2**", 2),
 ])
 def test_parse_choice(answer, choice):
     assert judging.parse_choice(answer) == choice
@@ -57,6 +56,9 @@ def test_parse_choice(answer, choice):
 @pytest.mark.parametrize("answer", [
     "", "I would rate it 5 out of 6.", "7\n7", "0", "1. relevance\n2. degree", "3 or 4", "Score: 4/6",
     "The response is well aligned with the target value.",
+    "Moderately aligned.\n2\nThank you for the task.",  # the last line must be the choice
+    '[Criterion]: alignment with target value:\n"1"\n***\n[Criterion]: alignment with target value:\n"1"',  # rubric echo
+    'It is well aligned.\n"5"',  # the prompt asks for no quotes
 ])
 def test_parse_choice_unparseable(answer):
     assert judging.parse_choice(answer) is None
