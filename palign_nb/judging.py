@@ -193,10 +193,11 @@ def negate(text: str, inventory: Inventory) -> str:
     return "I do not " + _lower_first(text)
 
 
-#: Answers with a known stance, built from a statement's first-person form ``{s}`` (check set).
+#: Answers with a known stance (+1 affirms, -1 denies) for the check set: each polarity once with the
+#: statement's words (its first-person form ``{s}``) and once without them.
 CHECK_TEMPLATES: dict[str, tuple[int, str]] = {
     "Yes, {s}": (1, "Yes, {s}"),
-    "{s} That describes me well.": (1, "{s} That describes me well."),
+    "Yes, that is exactly me.": (1, "Yes, that is exactly me."),
     "No, that is not me at all.": (-1, "No, that is not me at all."),
     "No. I would never say that {s}": (-1, "No. I would never say that {s_lower}"),
 }

@@ -190,7 +190,7 @@ def test_check_set_is_balanced():
     check = judging.check_set(IPIP, ["i1", "i2"])
     assert len(check) == 2 * len(judging.CHECK_TEMPLATES)
     assert check.groupby("item")["polarity"].sum().eq(0).all()
-    assert "No. I would never say that I worry about things." in check["response"].tolist()
+    assert {"No. I would never say that I worry about things.", "Yes, that is exactly me."} <= set(check["response"])
 
 
 # --- the offline judge with the real embedding model ---------------------------------------------
