@@ -1,7 +1,7 @@
 """Reading the chapters' results back: which method wrote what, the paper's numbers, paired tests.
 
 Chapter 09 reads only the results store. This module knows which chapter writes which
-predictions table (:data:`METHODS`), reads them onto a common set of subjects and items, and
+predictions table (:data:`IPIP_METHODS`, :data:`SD3_METHODS`), reads them onto a common set of subjects and items, and
 compares methods subject by subject. It also holds the paper's reported numbers (``paper.md``
 §9), always labelled as the paper's.
 
