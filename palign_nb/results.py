@@ -18,7 +18,7 @@ import pandas as pd
 from .config import RunConfig
 from .errors import PalignError, StoreMissing
 from .inventories import Inventory
-from .metrics import add_targets, subject_trait_errors
+from .metrics import add_targets, bootstrap_ci, subject_trait_errors, trivial_predictions
 from .store import require_table
 
 #: The paper's Table 1 (Big Five, composite = sum of the five trait errors; NaN = not recoverable).
@@ -116,6 +116,21 @@ def common_rows(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return out
 
 
+#: The trivial predictors the results chapter shows beside the methods, by label.
+TRIVIAL = {"always C": "always_C", "trait mean": "trait_mean"}
+
+
+def with_trivial(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, inventory: Inventory, known: list[str],
+                 keying: str) -> dict[str, pd.DataFrame]:
+    """``tables`` (cut by :func:`common_rows`) plus the :data:`TRIVIAL` predictors on their subjects and items."""
+    first = next(iter(tables.values()))
+    subjects = [int(s) for s in first["subject"].unique()]
+    items = list(dict.fromkeys(first["item"]))
+    trivial = {label: trivial_predictions(answers.loc[subjects], inventory, known, items, kind, keying)
+               for label, kind in TRIVIAL.items()}
+    return {**tables, **trivial}
+
+
 def graded(table: pd.DataFrame, inventory: Inventory, keying: str) -> pd.DataFrame:
     """A predictions table with its targets under ``keying`` (trivial tables already carry them)."""
     return table if "target" in table else add_targets(table, inventory, keying)
@@ -159,17 +174,15 @@ def paired_comparison(
     ref = tables[reference]
     ref_subject = per_subject_composite(ref, inventory, keying)
     ref_err = _item_errors(ref, inventory, keying)
-    rng = np.random.default_rng(seed)
     rows = []
     for label, table in tables.items():
         if label == reference:
             continue
-        diff = (per_subject_composite(table, inventory, keying) - ref_subject).dropna().to_numpy()
-        boots = diff[rng.integers(0, len(diff), size=(n_boot, len(diff)))].mean(axis=1)
+        diff = (per_subject_composite(table, inventory, keying) - ref_subject).dropna()
+        mean, low, high = bootstrap_ci(diff, n_boot=n_boot, seed=seed)
         item_diff = (_item_errors(table, inventory, keying) - ref_err).dropna().to_numpy()
-        rows.append({"method": label, "subjects": len(diff), "mean difference": float(diff.mean()),
-                     "low": float(np.percentile(boots, 2.5)), "high": float(np.percentile(boots, 97.5)),
-                     "p (subjects)": sign_flip_test(diff, seed=seed), "items": len(item_diff),
+        rows.append({"method": label, "subjects": len(diff), "mean difference": mean, "low": low, "high": high,
+                     "p (subjects)": sign_flip_test(diff.to_numpy(), seed=seed), "items": len(item_diff),
                      "p (items, optimistic)": sign_flip_test(item_diff, seed=seed)})
     return pd.DataFrame(rows)
 
