@@ -71,7 +71,8 @@ book-from-runs: setup
 bench: setup
 	@mkdir -p runs
 	$(RUNENV) $(PY) benchmarks/bench_scoring.py --json runs/bench_scoring.json
-	$(RUNENV) $(PY) benchmarks/bench_pas.py --json runs/bench_pas.json
+	$(RUNENV) $(PY) benchmarks/bench_pas.py --repeats 2 --json runs/bench_pas.json
+	$(RUNENV) $(PY) benchmarks/bench_pas.py --dtype bfloat16 --compare-float32 --json runs/bench_pas_bfloat16.json
 
 # Every chapter in order (NN_ prefix = _toc order) with a parameter file; executed copies in runs/.
 gpu: setup
