@@ -33,17 +33,16 @@ import torch
 
 from palign_nb import activations, alignment, pas, prompts
 from palign_nb.data import load_papi_test, paper_item_split
-from palign_nb.inventories import get_inventory
+from palign_nb.inventories import OPTION_LETTERS, VALUE_TO_LETTER, get_inventory
 from palign_nb.models import EMBEDDED_ID, load_model
 from palign_nb.splits import carve_validation
 
-PROBS = [f"p_{x}" for x in "ABCDE"]
-LETTERS = {5: "A", 4: "B", 3: "C", 2: "D", 1: "E"}
+PROBS = [f"p_{x}" for x in OPTION_LETTERS]
 
 
 def answer_counts(table) -> str:
     """The answers of an option table as letter counts, e.g. ``"A 130, C 50"``."""
-    counts = table["predicted"].map(LETTERS).value_counts()
+    counts = table["predicted"].map(VALUE_TO_LETTER).value_counts()
     return ", ".join(f"{letter} {n}" for letter, n in counts.items())
 
 
@@ -61,7 +60,7 @@ def matmul_gflops(dtype: torch.dtype = torch.float32, repeats: int = 100) -> flo
     return 2 * 1184 * 576 * 1536 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def compare_with_float32(args, acts, known, test, inv, system, answers, persona, tables) -> list[dict]:
+def compare_with_float32(args, known, known_values, test, inv, system, persona, tables) -> list[dict]:
     """Per alpha: the faithful run's answers against float32, with the same persona and with a float32 persona.
 
     "same persona" isolates the precision of the test passes; "float32 persona" redoes the capture and
@@ -69,7 +68,7 @@ def compare_with_float32(args, acts, known, test, inv, system, answers, persona,
     """
     reference = load_model(args.model_id, dtype="float32")
     ref_acts = activations.contrast_activations(reference, known, inv)
-    ref_persona, _ = alignment.fit_persona(ref_acts, known, alignment.shown_values(answers, known, inv, "papi"), known, args.top_k)
+    ref_persona, _ = alignment.fit_persona(ref_acts, known, known_values, known, args.top_k)
     shared = len(set(ref_persona.heads) & set(persona.heads))
     print(f"against float32: {shared} of {args.top_k} heads shared with the float32 persona")
     rows = []
@@ -121,23 +120,26 @@ def main() -> None:
         shown = alignment.shown_values(answers.loc[subject], items, inv, "papi")
         return prompts.known_answers_system(inv.items.loc[items, "text"].tolist(), shown.tolist(), inv)
 
+    known_values, known_system = alignment.shown_values(answers.loc[subject], known, inv, "papi"), system(known)
     faithful_runs, pass_s = [], []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        persona, _ = alignment.fit_persona(acts, known, alignment.shown_values(answers.loc[subject], known, inv, "papi"), known, args.top_k)
+        persona, _ = alignment.fit_persona(acts, known, known_values, known, args.top_k)
         tables = {}
         for alpha in pas.PAPER_ALPHAS:
             begun = time.perf_counter()
-            tables[alpha] = alignment.score_steered(lm, persona, alpha, system(known), test, inv)
+            tables[alpha] = alignment.score_steered(lm, persona, alpha, known_system, test, inv)
             pass_s.append(time.perf_counter() - begun)
         faithful_runs.append(time.perf_counter() - start)
-        print(f"faithful (120-answer prompt, paper's grid, 6 test passes): {faithful_runs[-1]:.1f} s per subject")
+        print(f"faithful (120-answer prompt, paper's grid, {len(pas.PAPER_ALPHAS)} test passes): {faithful_runs[-1]:.1f} s per subject")
     faithful_s = statistics.median(faithful_runs)
     result = {"dtype": dtype, "threads": args.threads, "capture_s": capture_s, "faithful_s": faithful_s,
               "faithful_runs_s": faithful_runs, "test_pass_s": pass_s}
 
-    if args.compare_float32 and dtype != "float32":
-        result["against_float32"] = compare_with_float32(args, acts, known, test, inv, system(known), answers.loc[subject], persona, tables)
+    if args.compare_float32 and dtype == "float32":
+        print("--compare-float32 skipped: this run is already in float32 (pass --dtype bfloat16 to compare).")
+    elif args.compare_float32:
+        result["against_float32"] = compare_with_float32(args, known, known_values, test, inv, known_system, persona, tables)
 
     split = carve_validation(known, inv, per_trait=4, seed=0)
     start = time.perf_counter()
