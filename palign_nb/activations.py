@@ -24,6 +24,7 @@ from .inventories import Inventory
 from .models import LoadedModel
 from .prompts import DEFAULT_SYSTEM, question
 from .scoring import forward_suffixes
+from .shared_prefix import decoder_of
 
 #: The paper's contrast completions: the statement answered "Very Accurate" (A) or "Very Inaccurate" (E).
 CONTRAST = ("A", "E")
@@ -32,8 +33,8 @@ CONTRAST = ("A", "E")
 def out_projections(model: torch.nn.Module) -> list[torch.nn.Module]:
     """Each decoder layer's attention output projection, in layer order."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    layers = getattr(base.get_decoder(), "layers", None)
-    if layers is None or not all(hasattr(layer, "self_attn") and hasattr(layer.self_attn, "o_proj") for layer in layers):
+    layers = decoder_of(base).layers
+    if not all(hasattr(layer, "self_attn") and hasattr(layer.self_attn, "o_proj") for layer in layers):
         raise PalignError(
             f"{type(base).__name__} has no `layers[i].self_attn.o_proj`; head capture and steering support decoders "
             "built like Llama, Mistral, Qwen2 or Gemma."

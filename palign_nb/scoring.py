@@ -2,10 +2,10 @@
 
 **Option scoring.** Every prompt of a subject shares the same long system turn (for the paper's
 few-shot / PAS prompt, ~1,400 tokens listing 120 answers). We encode that shared prefix once, keep
-its keys and values, and then run only the short item suffixes, in batches. A custom attention
-function lets every suffix token attend to the *one* cached prefix (no per-batch copy of it) and
-causally to its own suffix. Logits are computed only at the answer position of each prompt: the
-language-model head (49k x 576 for SmolLM2) would otherwise cost more than the whole network.
+its keys and values, and then run only the short item suffixes, in batches, each suffix attending
+to the one cached prefix (:mod:`palign_nb.shared_prefix`, exact for every decoder it accepts).
+Logits are computed only at the answer position of each prompt: over all positions, the
+language-model head (49k x 576 for SmolLM2) would cost about a quarter as much as the 30 layers.
 
 **Generation.** The paper's recipe: greedy decoding of 15 new tokens from the full prompt
 (batched, left-padded), then the regex ``[abcdeABCDE][^a-zA-Z]`` on the first 12 characters; an
@@ -16,7 +16,6 @@ Introduced in :doc:`/notebooks/03_asking_the_model`.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator
 
@@ -28,81 +27,7 @@ from .errors import PalignError
 from .inventories import LETTER_TO_VALUE, OPTION_LETTERS
 from .models import LoadedModel
 from .prompts import ANSWER_PREFILL, render_chat, split_shared_prefix
-
-ATTENTION_NAME = "palign_shared_prefix"
-_PREFIX_KV: list[tuple[torch.Tensor, torch.Tensor]] = []  # per layer: (keys, values), each (1, n_kv, P, d)
-
-
-def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, causal: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax attention returning (output, log-sum-exp of the scores); heads of q and k must match.
-
-    q: (B, H, Lq, d), k and v: (B, H, Lk, d). On a CPU this is PyTorch's fused flash-attention kernel.
-    """
-    if q.device.type == "cpu" and q.dtype in (torch.float32, torch.bfloat16):
-        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, is_causal=causal, scale=scale)
-        return out, lse.to(out.dtype)
-    scores = torch.matmul(q, k.transpose(-1, -2)) * scale
-    if causal:
-        lq, lk = scores.shape[-2:]
-        scores = scores.masked_fill(torch.ones(lq, lk, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
-    lse = torch.logsumexp(scores.float(), dim=-1)
-    return torch.matmul(torch.softmax(scores.float(), dim=-1).to(v.dtype), v), lse.to(v.dtype)
-
-
-def shared_prefix_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """Attention of suffix tokens over the one shared cached prefix plus their own causal suffix.
-
-    query: (B, H, L, d); key, value: (B, H_kv, L, d) for the suffix tokens only. The prefix keys
-    and values (1, H_kv, P, d) come from :func:`shared_prefix`. The two parts are attended
-    separately and merged exactly through their log-sum-exps. For the prefix part the batch is
-    folded into the query rows, (1, H_kv, B*g*L, d), so the prefix is never copied per batch.
-    Query head h reads key/value head h // g with g = H / H_kv (grouped-query attention).
-    Returns ((B, L, H, d), None) like transformers' own attention functions.
-    """
-    prefix_k, prefix_v = _PREFIX_KV[module.layer_idx]
-    b, h, length, d = query.shape
-    h_kv = key.shape[1]
-    g = h // h_kv
-    scale = scaling if scaling is not None else d**-0.5
-    rows = query.reshape(b, h_kv, g * length, d).permute(1, 0, 2, 3).reshape(1, h_kv, b * g * length, d)
-    out_pre, lse_pre = _attend(rows, prefix_k, prefix_v, scale, causal=False)
-    out_pre = out_pre.reshape(h_kv, b, g * length, d).permute(1, 0, 2, 3).reshape(b, h, length, d)
-    lse_pre = lse_pre.reshape(h_kv, b, g * length).permute(1, 0, 2).reshape(b, h, length)
-    key, value = key.repeat_interleave(g, dim=1), value.repeat_interleave(g, dim=1)
-    out_self, lse_self = _attend(query, key, value, scale, causal=True)
-    lse = torch.logaddexp(lse_pre, lse_self)
-    out = out_pre * torch.exp(lse_pre - lse)[..., None] + out_self * torch.exp(lse_self - lse)[..., None]
-    return out.transpose(1, 2).contiguous(), None
-
-
-def _register() -> None:
-    from transformers import AttentionInterface
-
-    AttentionInterface.register(ATTENTION_NAME, shared_prefix_attention)
-
-
-@contextlib.contextmanager
-def shared_prefix(lm: LoadedModel, prefix_ids: list[int]) -> Iterator[int]:
-    """Encode ``prefix_ids`` once; inside the block the model attends every input to that prefix.
-
-    Yields the prefix length P (suffix positions start there). Restores the attention
-    implementation on exit.
-    """
-    global _PREFIX_KV
-    model = lm.model
-    ids = torch.tensor([prefix_ids], device=lm.device)
-    out = model.model(input_ids=ids, use_cache=True)
-    cache = getattr(out, "cache", None) or out.past_key_values
-    _PREFIX_KV = [(layer.keys, layer.values) for layer in cache.layers]
-    _register()
-    previous = model.config._attn_implementation
-    model.set_attn_implementation(ATTENTION_NAME)
-    try:
-        yield len(prefix_ids)
-    finally:
-        model.set_attn_implementation(previous)
-        _PREFIX_KV = []
-
+from .shared_prefix import decoder_of, shared_prefix
 
 def option_token_ids(tokenizer, prefill: str = ANSWER_PREFILL) -> list[int]:
     """The token that follows the prefill for each option letter (``" A"`` .. ``" E"`` for most tokenizers)."""
@@ -130,48 +55,67 @@ def option_table(logprobs: np.ndarray, index: list[str]) -> pd.DataFrame:
 
 
 def forward_suffixes(
-    lm: LoadedModel, system: str, users: list[str], prefill: str = ANSWER_PREFILL, batch_size: int = 16
+    lm: LoadedModel,
+    system: str,
+    users: list[str],
+    prefill: str = ANSWER_PREFILL,
+    batch_size: int = 16,
+    answer_logits: bool = False,
+    path: str | None = None,
+    backend: str | None = None,
 ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
-    """Run every prompt (system + user + prefill) through the model's decoder, sharing the prefix.
+    """Run every prompt (system + user + prefill) through the model, sharing the prefix.
 
-    The common token prefix is encoded once (:func:`shared_prefix`); the rest of each prompt runs in
-    batches of ``batch_size``, sorted by length and right-padded. Yields per batch
-    ``(prompt indices (B,), last hidden states (B, L, hidden), index of each prompt's last token (B,))``.
-    Hooks on the model see the batch during the forward pass (chapter 04 captures head outputs so).
+    The common token prefix is encoded once (:func:`palign_nb.shared_prefix.shared_prefix`, whose
+    ``path`` and ``backend`` are passed on); the rest of each prompt runs in batches of
+    ``batch_size``, sorted by length and right-padded. Yields per batch ``(prompt indices (B,),
+    output, index of each prompt's last token (B,))``. The output is the decoder's last hidden
+    states (B, L, hidden), or with ``answer_logits`` the causal LM's logits at each prompt's last
+    token (B, vocab), computed by the model's own head (so a final soft-cap or logit scale is
+    applied) at those positions only. Hooks on the model see the batch during the forward pass
+    (chapter 04 captures head outputs so).
     """
     if not users:
         raise PalignError("No prompts to run.")
     prefix, rests = split_shared_prefix(lm.tokenizer, system, users, prefill)
     order = np.argsort([len(r) for r in rests], kind="stable")
-    pad = lm.tokenizer.pad_token_id
-    with torch.inference_mode(), shared_prefix(lm, prefix) as start:
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    with torch.inference_mode(), shared_prefix(lm, prefix, path=path, backend=backend) as run:
         for lo in range(0, len(order), batch_size):
             chunk = order[lo : lo + batch_size]
             lengths = torch.tensor([len(rests[i]) for i in chunk])
             ids = torch.full((len(chunk), int(lengths.max())), pad, dtype=torch.long)
             for row, i in enumerate(chunk):
                 ids[row, : lengths[row]] = torch.tensor(rests[i])
-            positions = (start + torch.arange(ids.shape[1])).expand_as(ids)
-            out = lm.model.model(input_ids=ids.to(lm.device), position_ids=positions.to(lm.device), use_cache=False)
-            yield chunk, out.last_hidden_state, (lengths - 1).to(lm.device)
+            last = (lengths - 1).to(lm.device)
+            if answer_logits:
+                keep = torch.unique(last)  # sorted; few distinct lengths per batch
+                logits = run(lm.model, ids.to(lm.device), logits_to_keep=keep).logits  # (B, len(keep), vocab)
+                rows = torch.arange(len(chunk), device=lm.device)
+                yield chunk, logits[rows, torch.searchsorted(keep, last)], last
+            else:
+                yield chunk, run(decoder_of(lm.model), ids.to(lm.device)).last_hidden_state, last
 
 
 def score_options(
-    lm: LoadedModel, system: str, users: list[str], index: list[str] | None = None, batch_size: int = 16
+    lm: LoadedModel,
+    system: str,
+    users: list[str],
+    index: list[str] | None = None,
+    batch_size: int = 16,
+    path: str | None = None,
+    backend: str | None = None,
 ) -> pd.DataFrame:
     """Option log-likelihood scoring of ``users`` (one user message each) under one system prompt.
 
-    Runs :func:`forward_suffixes` and applies the language-model head only at each prompt's answer
+    Runs :func:`forward_suffixes` with the model's head applied only at each prompt's answer
     position. Returns :func:`option_table`.
     """
     index = index if index is not None else [str(i) for i in range(len(users))]
     option_ids = torch.tensor(option_token_ids(lm.tokenizer), device=lm.device)
-    head = lm.model.get_output_embeddings().weight
     result = np.zeros((len(users), len(OPTION_LETTERS)))
-    for chunk, hidden, last in forward_suffixes(lm, system, users, batch_size=batch_size):
-        answer = hidden[torch.arange(len(chunk), device=hidden.device), last]  # (B, hidden)
-        logits = (answer @ head.T).float()  # full vocabulary, but only at the answer position
-        result[chunk] = torch.log_softmax(logits, dim=-1)[:, option_ids].cpu().numpy()
+    for chunk, logits, _ in forward_suffixes(lm, system, users, batch_size=batch_size, answer_logits=True, path=path, backend=backend):
+        result[chunk] = torch.log_softmax(logits.float(), dim=-1)[:, option_ids].cpu().numpy()
     return option_table(result, index)
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-from palign_nb import prompts, scoring
+from palign_nb import prompts, scoring, shared_prefix
 from palign_nb.errors import PalignError
 from palign_nb.inventories import get_inventory
 from palign_nb.models import EMBEDDED_ID, LoadedModel, embedded_model_dir, load_model
@@ -58,11 +58,11 @@ def test_attention_implementation_restored_even_on_error(tokenizer):
     before = lm.model.config._attn_implementation
     ids = lm.tokenizer("hello there", add_special_tokens=False)["input_ids"]
     with pytest.raises(RuntimeError):
-        with scoring.shared_prefix(lm, ids):
-            assert lm.model.config._attn_implementation == scoring.ATTENTION_NAME
+        with shared_prefix.shared_prefix(lm, ids):
+            assert lm.model.config._attn_implementation == shared_prefix.ATTENTION_NAME
             raise RuntimeError("boom")
     assert lm.model.config._attn_implementation == before
-    assert scoring._PREFIX_KV == []
+    assert shared_prefix._STATE is None
 
 
 def test_option_tokens_are_distinct_single_tokens(tokenizer):
