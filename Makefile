@@ -4,6 +4,7 @@
 #               then the built book in headless Chromium)
 #   make gpu PARAMS=params/gpu.yaml   papermill every chapter into runs/ (results into results/)
 #   make book-from-runs RUNS=runs     render executed chapters (e.g. GPU runs) into the book, no execution
+#   make gpu-check   first thing on a new GPU machine: scoring, capture and steering on a random 8B-shaped Llama
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -19,13 +20,14 @@ RUNS   ?= runs
 QUIET  := HF_HUB_DISABLE_PROGRESS_BARS=1 TQDM_DISABLE=1
 RUNENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0 $(QUIET)
 
-.PHONY: help setup chromium test book book-from-runs bench gpu clean distclean
+.PHONY: help setup chromium test book book-from-runs bench gpu gpu-check clean distclean
 
 help:
 	@echo "make setup       create .venv and install the pinned packages (fast when up to date)"
 	@echo "make test        run the tests (hygiene, units, smoke run of every chapter, browser test)"
 	@echo "make book        execute the chapters and build the HTML book into _build/html"
 	@echo "make bench       time scoring (ours vs the paper's recipe) and PAS per subject on this machine"
+	@echo "make gpu-check   on a new GPU machine first: exactness, capture, steering, speed, memory (ARGS=--small: tiny, CPU)"
 	@echo "make gpu PARAMS=params/gpu.yaml   papermill every chapter into runs/"
 	@echo "make book-from-runs RUNS=runs     render executed chapters into _build/runs/_build/html"
 	@echo "make clean       remove the build, test artifacts and caches (keeps results/ and .venv)"
@@ -73,6 +75,14 @@ bench: setup
 	$(RUNENV) $(PY) benchmarks/bench_scoring.py --json runs/bench_scoring.json
 	$(RUNENV) $(PY) benchmarks/bench_pas.py --repeats 2 --json runs/bench_pas.json
 	$(RUNENV) $(PY) benchmarks/bench_pas.py --dtype bfloat16 --compare-float32 --json runs/bench_pas_bfloat16.json
+
+# A random-weight model of Llama-3-8B-Instruct's shape on the GPU (no download; a few minutes): the
+# shared-prefix scorer on every backend against a plain forward, head capture, steering restore,
+# one 180-item pass against the paper's recipe, peak memory. Exits non-zero on any mismatch.
+# ARGS=--small runs it on a tiny Llama on the CPU (the tests do).
+gpu-check: setup
+	@mkdir -p runs
+	$(QUIET) HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) benchmarks/gpu_check.py --json runs/gpu_check.json $(ARGS)
 
 # Every chapter in order (NN_ prefix = _toc order) with a parameter file; executed copies in runs/.
 gpu: setup

@@ -20,6 +20,7 @@ import time
 
 import torch
 
+from bench_pas import matmul_gflops
 from palign_nb import data, prompts, scoring
 from palign_nb.inventories import get_inventory
 from palign_nb.models import EMBEDDED_ID, load_model
@@ -44,7 +45,9 @@ def main() -> None:
     users = [prompts.question(inventory.items.loc[c, "text"], inventory) for c in test]
     lm = load_model(args.model_id, device="auto")
     prefix, rests = prompts.split_shared_prefix(lm.tokenizer, system, users)
+    speed_start = matmul_gflops()
     print(f"model={args.model_id} device={lm.device} threads={args.threads} subject={answers.index[args.subject]}")
+    print(f"machine speed: {speed_start:.0f} GFLOP/s (float32 matmul probe; compare timings only alongside it)")
     print(f"shared prefix {len(prefix)} tokens; {len(users)} items, {sum(map(len, rests))} suffix tokens")
 
     scoring.score_options(lm, system, users[:2], batch_size=2)  # warm-up (first-call overheads)
@@ -63,10 +66,12 @@ def main() -> None:
     agree = float((paper["predicted"].to_numpy() == ours["predicted"].to_numpy()[:n_paper]).mean())
     print(f"speed-up: {paper_s / ours_s:.1f}x; answers agree on {agree:.0%} of the {n_paper} timed items; "
           f"paper parse failures {paper['predicted'].isna().mean():.0%}")
+    speed_end = matmul_gflops()
+    print(f"machine speed at the end: {speed_end:.0f} GFLOP/s")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"ours_s": ours_s, "paper_s": paper_s, "paper_items_timed": n_paper, "speedup": paper_s / ours_s,
-                       "agreement": agree, "threads": args.threads}, f, indent=1)
+                       "agreement": agree, "threads": args.threads, "gflops": [speed_start, speed_end]}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -228,7 +228,7 @@ def shared_prefix_attention(module, query, key, value, attention_mask, scaling=N
     if unknown:
         raise PalignError(f"{type(module).__name__} passes attention arguments the shared-prefix attention does not "
                           f"reproduce: {', '.join(unknown)}. {FALLBACK}")
-    if is_causal is False:
+    if is_causal is False or getattr(module, "is_causal", True) is False:
         raise PalignError(f"{type(module).__name__} is not causal. {FALLBACK}")
     if value.shape[-1] != query.shape[-1]:
         raise PalignError(f"{type(module).__name__} has value heads of another size than its query heads. {FALLBACK}")
@@ -259,10 +259,8 @@ def shared_prefix_attention(module, query, key, value, attention_mask, scaling=N
     sink = s_aux if s_aux is not None else sinks
     if sink is not None:  # a per-head logit that joins the softmax's denominator and contributes no value
         lse = torch.logaddexp(lse, sink.float().reshape(1, h, 1).expand_as(lse))
-    out = torch.zeros_like(out_pre, dtype=torch.float32)
-    for part, part_lse in ((out_pre, lse_pre), (out_self, lse_self)):
-        weight = torch.exp(part_lse - lse)[..., None]
-        out = out + torch.where(weight > 0, part.float() * weight, 0.0)
+    # A part with no visible key has lse = -inf and an all-zero output, so its weight is 0.
+    out = out_pre.float() * torch.exp(lse_pre - lse)[..., None] + out_self.float() * torch.exp(lse_self - lse)[..., None]
     return out.to(query.dtype).transpose(1, 2).contiguous(), None
 
 
