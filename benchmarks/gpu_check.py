@@ -88,25 +88,6 @@ def max_dp(a, b) -> float:
     return float(np.abs(a[P_COLS].to_numpy() - b[P_COLS].to_numpy()).max())
 
 
-def hooked_plain_capture(lm: LoadedModel, system: str, users: list[str], completion: str) -> np.ndarray:
-    """Head outputs at the last token from a plain forward of each full prompt (the reference for capture)."""
-    projs = activations.out_projections(lm.model)
-    seen: dict[int, torch.Tensor] = {}
-    handles = [p.register_forward_pre_hook(lambda m, a, i=i: seen.__setitem__(i, a[0])) for i, p in enumerate(projs)]
-    rows = []
-    try:
-        for user in users:
-            text = prompts.render_chat(lm.tokenizer, system, user, completion)
-            ids = lm.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"].to(lm.device)
-            with torch.inference_mode():
-                lm.model(input_ids=ids, logits_to_keep=1)
-            rows.append(np.stack([seen[i][0, -1].float().reshape(lm.n_heads, -1).cpu().numpy() for i in range(len(projs))]))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return np.stack(rows)
-
-
 def check_scoring(lm: LoadedModel, system: str, users: list[str], tol: float) -> list[Row]:
     plain = scoring.score_options_plain(lm, system, users)
     probs = plain[P_COLS].to_numpy()
@@ -137,7 +118,7 @@ def check_capture(lm: LoadedModel, system: str, users: list[str], tol: float) ->
             Row("head capture bytes per prompt (float32, on the host)", f"{acts[0].nbytes:,}")]
     if device.type == "cuda":
         rows.append(Row("head capture extra GPU memory at peak (GiB)", f"{(torch.cuda.max_memory_allocated() - before) / 2**30:.2f}"))
-    plain = hooked_plain_capture(lm, system, users, "Option A")
+    plain = activations.capture_head_outputs_plain(lm, system, users, "Option A")
     scale = float(np.abs(plain).max())
     diff = float(np.abs(acts - plain).max()) / scale
     rows.append(Row("head capture vs hooked plain forward: max |diff| / max |act|", f"{diff:.2e}", diff <= tol))

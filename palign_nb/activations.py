@@ -22,7 +22,7 @@ import torch
 from .errors import PalignError
 from .inventories import Inventory
 from .models import LoadedModel
-from .prompts import DEFAULT_SYSTEM, question
+from .prompts import DEFAULT_SYSTEM, question, render_chat
 from .scoring import forward_suffixes
 from .shared_prefix import decoder_of
 
@@ -75,6 +75,25 @@ def capture_head_outputs(
         for handle in handles:
             handle.remove()
     return acts
+
+
+@torch.inference_mode()
+def capture_head_outputs_plain(lm: LoadedModel, system: str, users: list[str], completion: str) -> np.ndarray:
+    """Reference for :func:`capture_head_outputs`: one full forward pass per prompt, no shared prefix (for tests)."""
+    projs = out_projections(lm.model)
+    seen: list[torch.Tensor] = [torch.empty(0)] * len(projs)
+    handles = [proj.register_forward_pre_hook(lambda module, args, i=i: seen.__setitem__(i, args[0])) for i, proj in enumerate(projs)]
+    rows = []
+    try:
+        for user in users:
+            text = render_chat(lm.tokenizer, system, user, completion)
+            ids = lm.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"].to(lm.device)
+            lm.model(input_ids=ids, logits_to_keep=1)
+            rows.append(np.stack([s[0, -1].float().reshape(lm.n_heads, -1).cpu().numpy() for s in seen]))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return np.stack(rows)
 
 
 def contrast_prompts(items: list[str], inventory: Inventory) -> list[str]:

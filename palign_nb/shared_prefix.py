@@ -65,6 +65,7 @@ class PrefixState:
 
     kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values (1, H_kv, P, d)
     backend: str
+    chosen_by_device: bool = False  # "auto": a compiled flex kernel that fails falls back to matmul
     layers_seen: set[int] = field(default_factory=set)
 
 
@@ -193,7 +194,14 @@ def attend(q, k, v, scale: float, mask: torch.Tensor | None, causal: bool, softc
     if causal and mask is None:
         mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
     if backend == "flex":
-        return attend_flex(q, k, v, scale, mask, softcap)
+        try:
+            return attend_flex(q, k, v, scale, mask, softcap)
+        except Exception as err:  # e.g. no Triton for this GPU: same numbers from the reference kernel, slower
+            if _STATE is None or not _STATE.chosen_by_device or q.device.type != "cuda":
+                raise
+            warnings.warn(f"Compiled flex_attention failed on this GPU ({type(err).__name__}: {err}); using the "
+                          f"matmul kernel from here on. {BACKEND_ENV}=matmul silences this.", stacklevel=2)
+            _STATE.backend = "matmul"
     return attend_matmul(q, k, v, scale, mask, softcap)
 
 
@@ -324,7 +332,8 @@ def shared_prefix(lm, prefix_ids: list[int], path: str | None = None, backend: s
 
     previous = model.config._attn_implementation
     if path == "shared":
-        _STATE = PrefixState(kv, resolve_backend(backend, lm.device))
+        chosen = backend or os.environ.get(BACKEND_ENV) or "auto"
+        _STATE = PrefixState(kv, resolve_backend(backend, lm.device), chosen_by_device=chosen == "auto")
         _register()
         model.set_attn_implementation(ATTENTION_NAME)
     try:

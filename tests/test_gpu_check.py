@@ -58,3 +58,9 @@ def test_the_full_check_refuses_a_cpu_with_the_fix(capsys):
         return
     assert load_script().main([]) == 2
     assert "--small" in capsys.readouterr().err
+
+
+def test_small_check_in_bfloat16_exercises_every_backend_in_half_precision(capsys):
+    assert load_script().main(["--small", "--dtype", "bfloat16", "--items", "12", "--generate-items", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "torch.bfloat16" in printed and "shared/flex" in printed and "MISMATCH" not in printed

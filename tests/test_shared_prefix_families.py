@@ -104,29 +104,10 @@ def test_scoring_matches_plain_forward_on_every_path(family_model):
     assert lm.model.config._attn_implementation == FAMILIES[family][2].get("attn_implementation", "sdpa")  # restored
 
 
-def hooked_plain_capture(lm: LoadedModel, users: list[str], completion: str) -> np.ndarray:
-    """Head outputs at the last token from a plain forward of each full prompt."""
-    projs = activations.out_projections(lm.model)
-    seen: dict[int, torch.Tensor] = {}
-    handles = [p.register_forward_pre_hook(lambda m, a, i=i: seen.__setitem__(i, a[0])) for i, p in enumerate(projs)]
-    rows = []
-    try:
-        for user in users:
-            text = prompts.render_chat(lm.tokenizer, SYSTEM, user, completion)
-            ids = lm.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
-            with torch.inference_mode():
-                lm.model(input_ids=ids)
-            rows.append(np.stack([seen[i][0, -1].float().reshape(lm.n_heads, -1).numpy() for i in range(len(projs))]))
-    finally:
-        for h in handles:
-            h.remove()
-    return np.stack(rows)
-
-
 def test_head_capture_matches_hooked_plain_forward(family_model):
     family, lm = family_model
     fast = activations.capture_head_outputs(lm, SYSTEM, USERS, "Option A", batch_size=2)
-    plain = hooked_plain_capture(lm, USERS, "Option A")
+    plain = activations.capture_head_outputs_plain(lm, SYSTEM, USERS, "Option A")
     assert fast.shape == plain.shape == (len(USERS), lm.n_layers, lm.n_heads, activations.head_dim(lm.model))
     np.testing.assert_allclose(fast, plain, atol=1e-4, rtol=1e-4)
 
@@ -165,6 +146,17 @@ def test_chunked_attention_is_refused_and_the_model_path_is_exact(tokenizer):
     plain = scoring.score_options_plain(lm, SYSTEM, USERS)
     own = scoring.score_options(lm, SYSTEM, USERS, batch_size=2, path="model")
     assert max_dp(own, plain) <= 1e-5
+
+
+def test_the_model_path_captures_and_steers_exactly_when_chosen_by_environment(tokenizer, monkeypatch):
+    lm = llama4(tokenizer)
+    monkeypatch.setenv(shared_prefix.PATH_ENV, "model")
+    fast = activations.capture_head_outputs(lm, SYSTEM, USERS, "Option A", batch_size=2)
+    np.testing.assert_allclose(fast, activations.capture_head_outputs_plain(lm, SYSTEM, USERS, "Option A"), atol=1e-4, rtol=1e-4)
+    d = activations.head_dim(lm.model)
+    persona = pas.Persona([(0, 1), (1, 2)], np.eye(2, d, dtype=np.float32), np.full(2, 3.0, np.float32), alpha=4.0)
+    with pas.steer(lm, persona):
+        assert max_dp(scoring.score_options(lm, SYSTEM, USERS, batch_size=2), scoring.score_options_plain(lm, SYSTEM, USERS)) <= 1e-5
 
 
 def test_a_layer_that_bypasses_the_attention_interface_is_refused(tokenizer):
