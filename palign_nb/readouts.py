@@ -1,0 +1,455 @@
+"""Reading the model out from its whole option distribution, and the controls that need no model.
+
+The paper reads each answer as the argmax letter. A model that puts most mass on E for every
+statement then "answers" 1 everywhere, and methods differ only in which constant letter they land
+on. The option distribution (``p_A``..``p_E`` of :func:`palign_nb.scoring.option_table`, A = 5 ..
+E = 1) carries more: where its mass sits *relative to the other items*, and how much it trusts an
+answer. This module reads it in four ways, all pure functions on numpy / pandas:
+
+* point readouts: the distribution's median (the value with the lowest expected absolute error,
+  the loss the paper's metric uses) and its expected value;
+* letter-bias calibration: divide out the letter prior of the system prompt, estimated from
+  prompts whose answers are not test answers (contextual / batch calibration);
+* proper scoring rules (ranked probability score, log-loss) that grade the whole distribution;
+* within-person profile correlation and the modal-letter share, which tell "knows the person"
+  from "answers one letter".
+
+Controls on the same (subject, item) rows: the other subjects' answers to the item (leave one
+out), that shifted by the subject's trait offset from its known answers, and the best constant
+letter chosen on validation items. The paper metric is always :func:`palign_nb.metrics.alignment_score`.
+
+Distributions are arrays (n, 5) in letter order A..E, the order of the ``p_`` columns. They are
+over the model's *literal* answers, compared with ``target`` exactly as ``predicted`` is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from .errors import PalignError
+from .inventories import KEYINGS, LETTER_TO_VALUE, OPTION_LETTERS, Inventory, check_name
+from .metrics import alignment_score
+
+#: The option-probability columns of a predictions table, in letter order A..E.
+PROB_COLUMNS: list[str] = [f"p_{x}" for x in OPTION_LETTERS]
+#: The Likert value of each column of a distribution (A = 5 .. E = 1).
+OPTION_VALUES: np.ndarray = np.array([LETTER_TO_VALUE[x] for x in OPTION_LETTERS], dtype=float)
+#: Slack for "CDF >= 0.5": a CDF that is 0.5 on paper may be 0.4999999999 after floating-point sums.
+CDF_TOLERANCE = 1e-9
+
+
+# --- point readouts --------------------------------------------------------------------------------
+
+
+def _distributions(probs: ArrayLike) -> np.ndarray:
+    """``probs`` as float rows (n, 5), each renormalised to sum 1; a row with a NaN stays all NaN."""
+    p = np.atleast_2d(np.asarray(probs, dtype=float))
+    if p.ndim != 2 or p.shape[1] != len(OPTION_LETTERS):
+        raise PalignError(f"Option distributions need shape (n, 5) in letter order A..E; got {p.shape}.")
+    missing = np.isnan(p).any(axis=1)
+    known = p[~missing]
+    if (known < 0).any() or (known.sum(axis=1) <= 0).any():
+        raise PalignError("Option probabilities must be non-negative with a positive sum in every row.")
+    out = np.full(p.shape, np.nan)
+    out[~missing] = known / known.sum(axis=1, keepdims=True)
+    return out
+
+
+def _cdf_by_value(p: np.ndarray) -> np.ndarray:
+    """CDF in value order: column k is P(answer <= k + 1), for values 1..5 (reverses A..E)."""
+    return np.cumsum(p[:, ::-1], axis=1)
+
+
+def distribution_median(probs: ArrayLike) -> np.ndarray:
+    """The median answer of each distribution: the smallest value v in 1..5 with P(answer <= v) >= 0.5.
+
+    The median minimises the expected absolute error, the loss of the paper's metric, so it is the
+    point answer a distribution should give when graded that way (the argmax minimises the 0-1
+    loss instead). Tie rule: when P(answer <= v) is exactly 0.5 every value from v to the next
+    value with mass is a median; we take the lower, v (within ``CDF_TOLERANCE``). With real model
+    probabilities an exact 0.5 does not occur. Rows with a NaN give NaN.
+    """
+    p = _distributions(probs)
+    cdf = _cdf_by_value(p)
+    first = np.argmax(cdf >= 0.5 - CDF_TOLERANCE, axis=1)  # index of the first True; the last CDF is 1
+    return np.where(np.isnan(p).any(axis=1), np.nan, first + 1.0)
+
+
+def expected_value(probs: ArrayLike) -> np.ndarray:
+    """The mean answer of each distribution, sum_v v * p(v): a continuous readout (minimises squared error)."""
+    return _distributions(probs) @ OPTION_VALUES
+
+
+# --- letter-bias calibration -----------------------------------------------------------------------
+
+
+def letter_prior(reference_probs: ArrayLike) -> np.ndarray:
+    """The system prompt's letter prior: the mean option distribution over reference prompts, shape (5,).
+
+    Both published estimators are this mean; they differ in the reference prompts.
+
+    * Contextual calibration (Zhao et al. 2021, "Calibrate Before Use", ICML): content-free inputs
+      ("N/A", "", "[MASK]") under the same system prompt. Whatever the model prefers there is the
+      prompt's preference for letters, not an answer to any statement. The cleanest estimate.
+    * Batch calibration (Zhou et al. 2024, "Batch Calibration", ICLR): the same prompt's batch of
+      real items, here the subject's known items or its test items (their prompts, never their
+      answers). It needs no extra prompts but assumes the letters are balanced over the batch, so
+      it also removes a real overall level of the person (someone who agrees with everything).
+
+    The mean of probabilities (not of log-probabilities) follows both papers.
+    """
+    p = _distributions(reference_probs)
+    p = p[~np.isnan(p).any(axis=1)]
+    if len(p) == 0:
+        raise PalignError("No reference distributions to estimate a letter prior from.")
+    prior = p.mean(axis=0)
+    return prior / prior.sum()
+
+
+def calibrate(probs: ArrayLike, prior: ArrayLike) -> np.ndarray:
+    """Divide the letter prior out: p_cal(x) ∝ p(x) / prior(x), renormalised per row.
+
+    ``prior``: (5,) for all rows, or (n, 5) one per row. This is Zhou et al.'s log p - log prior;
+    Zhao et al. apply the same diagonal correction (W = diag(prior)^-1), then a softmax, which
+    keeps the argmax but not the distribution, so we renormalise to keep medians meaningful. A
+    prior equal to the content-free distribution turns it into the uniform one.
+    """
+    p = _distributions(probs)
+    w = np.asarray(prior, dtype=float)
+    if w.shape not in {(len(OPTION_LETTERS),), p.shape}:
+        raise PalignError(f"A letter prior needs shape (5,) or {p.shape}; got {w.shape}.")
+    if np.isnan(w).any() or (w <= 0).any():
+        raise PalignError("A letter prior must be positive for every letter (dividing by 0 is undefined).")
+    return _distributions(p / w)
+
+
+def calibrated_median(probs: ArrayLike, prior: ArrayLike) -> np.ndarray:
+    """:func:`distribution_median` of the calibrated distributions (:func:`calibrate`)."""
+    return distribution_median(calibrate(probs, prior))
+
+
+def letter_priors_by_subject(reference: pd.DataFrame) -> pd.DataFrame:
+    """One :func:`letter_prior` per subject from a table with ``subject`` and ``p_A``..``p_E``.
+
+    Pass the option tables of the subject's reference prompts under its system prompt (content-free
+    or known items: contextual calibration), or its test rows themselves (batch calibration).
+    Returns (n_subjects, 5) indexed by subject, columns ``p_A``..``p_E``.
+    """
+    _require(reference, ["subject", *PROB_COLUMNS], "letter_priors_by_subject")
+    rows = {s: letter_prior(g[PROB_COLUMNS].to_numpy()) for s, g in reference.groupby("subject", sort=False)}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=PROB_COLUMNS).rename_axis("subject")
+
+
+# --- proper scoring rules --------------------------------------------------------------------------
+
+
+def _observed(observed: ArrayLike) -> np.ndarray:
+    """Targets as floats with the missing value 0 turned into NaN (a proper score needs an outcome)."""
+    obs = np.asarray(observed, dtype=float).reshape(-1)
+    return np.where(obs > 0, obs, np.nan)
+
+
+def ranked_probability_score(probs: ArrayLike, observed: ArrayLike) -> np.ndarray:
+    """Ranked probability score per row: sum over the 4 thresholds v = 1..4 of (P(answer <= v) - 1[target <= v])^2.
+
+    It grades the whole distribution on the ordinal scale (mass one step off costs less than mass
+    four steps off), and it is proper: the forecaster's best expected score is its honest belief.
+    Not divided by 4: in scale points, so for a sure forecast it equals ``abs(predicted - target)``, the
+    paper's error (divide by 4 for the [0, 1] convention). 0 is perfect, 4 is all mass on the
+    far end. Missing targets (0) give NaN.
+    """
+    p = _distributions(probs)
+    obs = _observed(observed)
+    if len(obs) != len(p):
+        raise PalignError(f"{len(p)} distributions but {len(obs)} targets.")
+    thresholds = np.arange(1, len(OPTION_LETTERS))  # 1..4; the CDF at 5 is 1 for both sides
+    cdf_obs = (obs[:, None] <= thresholds).astype(float)
+    score = ((_cdf_by_value(p)[:, :-1] - cdf_obs) ** 2).sum(axis=1)
+    return np.where(np.isnan(obs), np.nan, score)
+
+
+def log_loss(probs: ArrayLike, observed: ArrayLike, clip: float = 1e-6) -> np.ndarray:
+    """Log-loss per row: -log p(target), with p clipped below at ``clip``.
+
+    Proper and sharp: it punishes confident wrong answers without bound, which is why the clip
+    (1e-6: at most 13.8 nats per row) keeps one near-zero probability from dominating a mean. It
+    ignores the order of the scale (a miss by one costs as much as a miss by four). Missing targets
+    (0) give NaN.
+    """
+    p = _distributions(probs)
+    obs = _observed(observed)
+    if len(obs) != len(p):
+        raise PalignError(f"{len(p)} distributions but {len(obs)} targets.")
+    loss = np.full(len(obs), np.nan)
+    ok = ~np.isnan(obs) & ~np.isnan(p).any(axis=1)
+    column = (len(OPTION_LETTERS) - obs[ok]).astype(int)  # value 5 -> column 0 (A) .. value 1 -> column 4 (E)
+    loss[ok] = -np.log(np.maximum(p[ok, column], clip))
+    return loss
+
+
+def proper_score_by_trait(table: pd.DataFrame, column: str) -> pd.Series:
+    """A per-row score column averaged like the paper's metric: per subject and trait, then over subjects.
+
+    Rows with a missing target or a NaN score are dropped (there is no faithful variant: a proper
+    score needs an observed outcome). Returns the per-trait means plus ``composite``, their sum,
+    so the RPS composite of sure forecasts equals the paper's corrected composite.
+    """
+    _require(table, ["subject", "trait", "target", column], "proper_score_by_trait")
+    rows = table[(table["target"] > 0) & table[column].notna()]
+    per_trait = rows.groupby(["subject", "trait"])[column].mean().unstack("trait").mean()
+    return pd.concat([per_trait, pd.Series({"composite": per_trait.sum()})])
+
+
+# --- profile and degeneracy ------------------------------------------------------------------------
+
+
+def profile_spearman(table: pd.DataFrame, readout: str = "predicted") -> pd.DataFrame:
+    """Per subject: Spearman r between ``readout`` and the targets over its test items.
+
+    Does the readout rank this person's items like the person does? A model that only shifts all
+    answers up or down scores the same r as one that does not; a model that answers one letter has
+    no r at all. Missing targets and NaN readouts are dropped; ties get average ranks. Returns
+    columns ``r`` (NaN when either side is constant or fewer than 2 items remain: not an error),
+    ``n_items``, ``readout_constant`` and ``target_constant``, so the NaNs can be counted.
+    """
+    _require(table, ["subject", "target", readout], "profile_spearman")
+    rows = table[(table["target"] > 0) & table[readout].notna()]
+    out = {}
+    for subject, g in rows.groupby("subject", sort=False):
+        readout_constant = g[readout].nunique() < 2
+        target_constant = g["target"].nunique() < 2
+        r = np.nan
+        if not (readout_constant or target_constant):
+            r = float(np.corrcoef(g[readout].rank(), g["target"].rank())[0, 1])  # Pearson on ranks
+        out[subject] = {"r": r, "n_items": len(g), "readout_constant": readout_constant, "target_constant": target_constant}
+    columns = ["r", "n_items", "readout_constant", "target_constant"]
+    return pd.DataFrame.from_dict(out, orient="index", columns=columns).rename_axis("subject")
+
+
+def modal_share(table: pd.DataFrame, readout: str = "predicted") -> pd.Series:
+    """Per subject: the share of its answers (non-NaN ``readout``) that are its most common answer.
+
+    1.0 means one letter for every item (a degenerate answer sheet); about 0.2 means all five
+    used evenly. All rows count, missing targets included: it describes the model, not the person.
+    """
+    _require(table, ["subject", readout], "modal_share")
+    rows = table[table[readout].notna()]
+    return rows.groupby("subject", sort=False)[readout].agg(lambda x: x.value_counts().iloc[0] / len(x))
+
+
+# --- controls that need no model -------------------------------------------------------------------
+
+
+def _one_row_per_pair(table: pd.DataFrame, name: str) -> None:
+    if table.duplicated(["subject", "item"]).any():
+        raise PalignError(f"{name}: the table has more than one row for a (subject, item); pass one method's rows.")
+
+
+def _other_subject_counts(table: pd.DataFrame) -> np.ndarray:
+    """Per row, the other subjects' answers to its item: counts (n_rows, 5) in letter order A..E.
+
+    Counts of all subjects' targets per item, minus the row's own target (leave one out); missing
+    targets (0) count nowhere.
+    """
+    target = table["target"].to_numpy()
+    onehot = np.zeros((len(table), len(OPTION_LETTERS)))
+    answered = target > 0
+    onehot[np.flatnonzero(answered), (len(OPTION_LETTERS) - target[answered]).astype(int)] = 1.0
+    item_counts = pd.DataFrame(onehot).groupby(table["item"].to_numpy()).transform("sum").to_numpy()
+    return item_counts - onehot
+
+
+def loo_item_prior(table: pd.DataFrame, pseudocount: float = 0.0) -> pd.DataFrame:
+    """The population prior per item, leaving the subject out: what the other subjects answered.
+
+    For subject s and item i the distribution of the other subjects' targets to i (in ``table``, so
+    the same keying as the targets), as ``p_A``..``p_E``, and its :func:`distribution_median` as
+    ``predicted``: "someone else's typical answer", a model-free predictor a method has to beat
+    to claim it knows *this* person. ``pseudocount`` is added to every count before normalising
+    (0: the plain frequencies; pass 1 before reading a log-loss, as an answer nobody else gave has
+    probability 0). ``prior_n``: how many others answered. With none, the distribution is uniform
+    (median 3, the fallback of ``trait_mean``). Same rows and columns as ``table`` plus those.
+    """
+    _require(table, ["subject", "item", "target"], "loo_item_prior")
+    _one_row_per_pair(table, "loo_item_prior")
+    counts = _other_subject_counts(table)
+    out = table.copy()
+    out["prior_n"] = counts.sum(axis=1).astype(int)
+    smoothed = counts + pseudocount
+    empty = smoothed.sum(axis=1) == 0
+    smoothed[empty] = 1.0  # nobody else answered: uniform
+    out[PROB_COLUMNS] = smoothed / smoothed.sum(axis=1, keepdims=True)
+    out["predicted"] = distribution_median(out[PROB_COLUMNS].to_numpy())
+    return out
+
+
+def target_direction(inventory: Inventory, keying: str) -> pd.Series:
+    """Per item, +1 when its target rises with the trait and -1 when it falls (reverse-keyed, literal).
+
+    IPIP under the ``papi`` keying stores answers already turned in the trait's direction, so every
+    item is +1; a literal target (IPIP ``literal``, SD3 either way) runs against the trait on a
+    minus-keyed item. The same rule as :func:`palign_nb.metrics.trivial_predictions`.
+    """
+    check_name(keying, KEYINGS, "keying")
+    signs = inventory.items["sign"].astype(int)
+    if keying == "papi" and inventory.stored_is_recoded:
+        return pd.Series(1, index=inventory.items.index, name="direction")
+    return signs.rename("direction")
+
+
+def _loo_item_means(table: pd.DataFrame) -> np.ndarray:
+    """Per row, the mean target of the other subjects on its item (NaN when none answered)."""
+    counts = _other_subject_counts(table)
+    n = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (counts @ OPTION_VALUES) / n, np.nan)
+
+
+def trait_offset_predictions(test: pd.DataFrame, known: pd.DataFrame, direction: pd.Series | None = None) -> pd.DataFrame:
+    """The population prior moved by how far this subject sits from the population in the trait.
+
+    From the subject's KNOWN answers (``known``: rows subject, item, trait, target): its offset in a
+    trait is the mean over its answered known items of (its answer - the other subjects' mean on
+    that item), each turned in the trait's direction. The test prediction is the other subjects'
+    mean on the test item (leave one out, in ``test``) plus the offset in the item's direction,
+    rounded half to even (numpy) and clipped to 1..5. It is the "trait mean" predictor with the
+    item's difficulty put back, and uses no answer the subject gives on a test item.
+
+    ``direction``: +1 / -1 per item (:func:`target_direction`); None means every target already
+    runs with its trait. Fallbacks: no known answer in the trait gives offset 0; a known item
+    nobody else answered is skipped; a test item nobody else answered starts from 3. Returns
+    ``test`` with ``offset`` and ``predicted``.
+    """
+    needed = ["subject", "item", "trait", "target"]
+    _require(test, needed, "trait_offset_predictions (test)")
+    _require(known, needed, "trait_offset_predictions (known)")
+    _one_row_per_pair(test, "trait_offset_predictions (test)")
+    _one_row_per_pair(known, "trait_offset_predictions (known)")
+    unknown = set(test["subject"]) - set(known["subject"])
+    if unknown:
+        raise PalignError(f"No known-item rows for subjects {sorted(map(str, unknown))[:5]}: pass their known items "
+                          "(same subject ids and type; a missing answer is a row with target 0).")
+
+    def signs_of(items: pd.Series) -> np.ndarray:
+        if direction is None:
+            return np.ones(len(items))
+        missing = set(items) - set(direction.index)
+        if missing:
+            raise PalignError(f"No direction for items {sorted(missing)[:5]}; pass target_direction(inventory, keying).")
+        return direction.loc[items].to_numpy(dtype=float)
+
+    deviation = (known["target"].to_numpy() - _loo_item_means(known)) * signs_of(known["item"])
+    usable = (known["target"].to_numpy() > 0) & ~np.isnan(deviation)
+    offsets = pd.Series(deviation[usable]).groupby(
+        [known["subject"].to_numpy()[usable], known["trait"].to_numpy()[usable]]).mean()
+    keys = pd.MultiIndex.from_arrays([test["subject"], test["trait"]])
+    offset = offsets.reindex(keys).fillna(0.0).to_numpy() if len(offsets) else np.zeros(len(test))
+    start = np.nan_to_num(_loo_item_means(test), nan=3.0)
+    out = test.copy()
+    out["offset"] = offset
+    out["predicted"] = np.clip(np.round(start + offset * signs_of(test["item"])), 1, 5)
+    return out
+
+
+def constant_predictions(table: pd.DataFrame, value: int) -> pd.DataFrame:
+    """``table`` with every ``predicted`` set to ``value`` (1..5): ``always_A``..``always_E`` on any rows."""
+    if value not in OPTION_VALUES:
+        raise PalignError(f"A constant answer is a Likert value 1..5; got {value!r}.")
+    return table.assign(predicted=float(value))
+
+
+def best_constant(validation: pd.DataFrame, variant: str = "faithful") -> int:
+    """The constant answer 1..5 with the lowest paper composite on the ``validation`` rows.
+
+    The strongest "one letter" a method could land on, chosen on items that are not test items; a
+    method whose argmax score does not beat it on the test items has shown no knowledge of the
+    person. Ties go to the earlier letter (A before E), as the values are tried from 5 down to 1.
+    """
+    _require(validation, ["subject", "trait", "target"], "best_constant")
+    best_value, best_score = 0, np.inf
+    for value in OPTION_VALUES.astype(int):
+        score = alignment_score(constant_predictions(validation, int(value)), variant)["composite"]
+        if score < best_score:
+            best_value, best_score = int(value), score
+    return best_value
+
+
+# --- one table, one summary ------------------------------------------------------------------------
+
+
+def _require(table: pd.DataFrame, columns: list[str], where: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise PalignError(f"{where} needs columns {missing}; the table has {sorted(map(str, table.columns))}.")
+
+
+def add_readouts(table: pd.DataFrame, priors: pd.DataFrame | None = None, clip: float = 1e-6) -> pd.DataFrame:
+    """A predictions table with ``p_A``..``p_E`` plus the readouts and per-row scores of this module.
+
+    Adds ``median``, ``expected``, ``rps``, ``logloss`` (NaN on missing targets) and, when
+    ``priors`` (one letter prior per subject, :func:`letter_priors_by_subject`) is given,
+    ``calibrated_median``. ``predicted`` (the paper's argmax) is left as it is.
+    """
+    _require(table, ["subject", "target", *PROB_COLUMNS], "add_readouts")
+    probs = table[PROB_COLUMNS].to_numpy(dtype=float)
+    out = table.copy()
+    out["median"] = distribution_median(probs)
+    out["expected"] = expected_value(probs)
+    if priors is not None:
+        _require(priors, PROB_COLUMNS, "add_readouts (priors)")
+        missing = set(table["subject"]) - set(priors.index)
+        if missing:
+            raise PalignError(f"No letter prior for subjects {sorted(map(str, missing))[:5]}: estimate one per subject "
+                              "with letter_priors_by_subject (same subject ids and type).")
+        out["calibrated_median"] = calibrated_median(probs, priors.loc[table["subject"], PROB_COLUMNS].to_numpy())
+    out["rps"] = ranked_probability_score(probs, table["target"])
+    out["logloss"] = log_loss(probs, table["target"], clip)
+    return out
+
+
+def summarise_methods(tables: dict[str, pd.DataFrame], variant: str = "faithful") -> pd.DataFrame:
+    """One row per method: the paper's reading beside the readouts and controls of this module.
+
+    ``tables``: method label -> predictions table, after :func:`add_readouts` when it has option
+    probabilities (a control without them gets NaN in the columns it cannot fill). Columns:
+
+    * ``argmax (paper's protocol)``: paper composite (:func:`metrics.alignment_score`, ``variant``) of
+      ``predicted`` (a model's argmax letter; a control's own prediction);
+    * ``median``, ``calibrated median``: the same metric on those readouts;
+    * ``RPS``, ``log-loss``: :func:`proper_score_by_trait` composites (sums over traits);
+    * ``profile r (argmax)``, ``profile r (expected)``: mean Spearman r over the subjects that have one;
+    * ``no r (argmax)``: share of subjects whose argmax r is undefined (a constant side);
+    * ``modal share``: mean over subjects of :func:`modal_share` of the argmax answers.
+    """
+    rows = {}
+    for label, table in tables.items():
+        _require(table, ["subject", "trait", "target", "predicted"], f"summarise_methods ({label!r})")
+        argmax_r = profile_spearman(table, "predicted")["r"]
+        rows[label] = {
+            "argmax (paper's protocol)": _paper_composite(table, "predicted", variant),
+            "median": _paper_composite(table, "median", variant),
+            "calibrated median": _paper_composite(table, "calibrated_median", variant),
+            "RPS": _proper_composite(table, "rps"),
+            "log-loss": _proper_composite(table, "logloss"),
+            "profile r (argmax)": float(argmax_r.mean()),
+            "profile r (expected)": float(profile_spearman(table, "expected")["r"].mean()) if "expected" in table else np.nan,
+            "no r (argmax)": float(argmax_r.isna().mean()),
+            "modal share": float(modal_share(table, "predicted").mean()),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
+
+
+def _paper_composite(table: pd.DataFrame, readout: str, variant: str) -> float:
+    """The paper's composite with ``readout`` as the prediction; NaN when the table lacks it."""
+    if readout not in table or table[readout].isna().all():
+        return np.nan
+    return float(alignment_score(table.assign(predicted=table[readout]), variant)["composite"])
+
+
+def _proper_composite(table: pd.DataFrame, column: str) -> float:
+    """:func:`proper_score_by_trait`'s composite of a score column; NaN when the table lacks it."""
+    if column not in table or table[column].isna().all():
+        return np.nan
+    return float(proper_score_by_trait(table, column)["composite"])
