@@ -85,6 +85,36 @@ class TrainSettings:
                               "(>= 2): GRPO compares the answers to the same prompt. Change one of them.")
 
 
+#: The chapter parameters that set DPO and RL training. Chapters 07 and 08 both declare all of them
+#: (with the same defaults, a test checks) and build their settings with :func:`chapter_settings`.
+TRAINING_PARAMETERS: tuple[str, ...] = (
+    "lora_r", "lora_alpha", "weight_decay", "warmup_steps", "dpo_steps", "dpo_batch_size", "dpo_lr", "dpo_beta",
+    "grpo_steps", "grpo_batch_size", "grpo_generations", "grpo_max_completion_length", "grpo_iterations", "grpo_lr",
+    "grpo_beta", "grpo_temperature",
+)
+
+
+def chapter_settings(params: dict[str, Any], seed: int) -> dict[str, TrainSettings]:
+    """DPO's and RL's :class:`TrainSettings` from a chapter's parameters (:data:`TRAINING_PARAMETERS`).
+
+    One place, so that the Big Five (chapter 07) and the Dark Triad (chapter 08) train the same way.
+    """
+    missing = [name for name in TRAINING_PARAMETERS if name not in params]
+    if missing:
+        raise PalignError(f"The chapter does not declare the training parameters {missing}.")
+    common = dict(warmup_steps=params["warmup_steps"], weight_decay=params["weight_decay"], lora_r=params["lora_r"],
+                  lora_alpha=params["lora_alpha"], seed=seed)
+    return {
+        "dpo": TrainSettings("dpo", steps=params["dpo_steps"], batch_size=params["dpo_batch_size"],
+                             learning_rate=params["dpo_lr"], beta=params["dpo_beta"], **common),
+        "grpo": TrainSettings("grpo", steps=params["grpo_steps"], batch_size=params["grpo_batch_size"],
+                              learning_rate=params["grpo_lr"], beta=params["grpo_beta"],
+                              num_generations=params["grpo_generations"], temperature=params["grpo_temperature"],
+                              max_completion_length=params["grpo_max_completion_length"],
+                              num_iterations=params["grpo_iterations"], **common),
+    }
+
+
 def method_name(base: str, keying: str) -> str:
     """The store name of a trained method: ``dpo``/``grpo`` under the paper's keying, ``dpo_literal`` otherwise."""
     return base if keying == "papi" else f"{base}_{keying}"

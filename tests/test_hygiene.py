@@ -194,3 +194,15 @@ def test_ci_runs_make_test():
     script = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^\s*make test\s*$", script, re.M), ".ci/run must run `make test` (the README's test command)"
     assert "set -euo pipefail" in script
+
+
+def test_dpo_and_rl_train_the_same_way_in_chapters_07_and_08():
+    """Both chapters declare every training parameter with the same default (preference.chapter_settings reads them)."""
+    from palign_nb.preference import TRAINING_PARAMETERS
+
+    declared = [declared_parameters(nbformat.read(ROOT / "notebooks" / name, as_version=4))
+                for name in ("07_preference_baselines.ipynb", "08_dark_triad.ipynb")]
+    for params in declared:
+        assert set(TRAINING_PARAMETERS) <= set(params), sorted(set(TRAINING_PARAMETERS) - set(params))
+    differ = {name: (declared[0][name], declared[1][name]) for name in TRAINING_PARAMETERS if declared[0][name] != declared[1][name]}
+    assert not differ, f"chapters 07 and 08 train with different defaults: {differ}"

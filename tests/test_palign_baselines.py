@@ -257,3 +257,15 @@ def test_chapter_charts_build_valid_specs():
     history = pd.DataFrame({"step": [1, 2, 1, 2], "metric": ["loss"] * 4, "value": [0.69, 0.5, 0.69, 0.4], "subject": [1, 1, 2, 2]})
     for chart in (charts.method_option_profile(table), charts.training_curves(history)):
         assert isinstance(chart, (alt.Chart, alt.HConcatChart)) and chart.to_dict()["$schema"].startswith("https://vega")
+
+
+def test_chapter_settings_build_both_methods_from_the_parameters():
+    params = dict(lora_r=4, lora_alpha=16, weight_decay=0.0, warmup_steps=1, dpo_steps=3, dpo_batch_size=2, dpo_lr=1e-3,
+                  dpo_beta=0.2, grpo_steps=2, grpo_batch_size=4, grpo_generations=2, grpo_max_completion_length=3,
+                  grpo_iterations=1, grpo_lr=2e-3, grpo_beta=0.0, grpo_temperature=0.7)
+    settings = preference.chapter_settings(params, seed=5)
+    assert (settings["dpo"].learning_rate, settings["dpo"].beta, settings["dpo"].warmup_steps) == (1e-3, 0.2, 1)
+    assert (settings["grpo"].learning_rate, settings["grpo"].beta, settings["grpo"].temperature) == (2e-3, 0.0, 0.7)
+    assert settings["grpo"].num_generations == 2 and settings["grpo"].seed == settings["dpo"].seed == 5
+    with pytest.raises(PalignError, match="grpo_beta"):
+        preference.chapter_settings({k: v for k, v in params.items() if k != "grpo_beta"}, seed=0)
