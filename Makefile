@@ -75,6 +75,7 @@ bench: setup
 	$(RUNENV) $(PY) benchmarks/bench_scoring.py --json runs/bench_scoring.json
 	$(RUNENV) $(PY) benchmarks/bench_pas.py --repeats 2 --json runs/bench_pas.json
 	$(RUNENV) $(PY) benchmarks/bench_pas.py --dtype bfloat16 --compare-float32 --json runs/bench_pas_bfloat16.json
+	$(RUNENV) $(PY) benchmarks/bench_probes.py --converged --json runs/bench_probes.json
 
 # A random-weight model of Llama-3-8B-Instruct's shape on the GPU (no download; a few minutes): the
 # shared-prefix scorer on every backend against a plain forward, head capture, steering restore,

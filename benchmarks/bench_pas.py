@@ -23,7 +23,6 @@ Run: ``.venv/bin/python benchmarks/bench_pas.py`` (``make bench``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -31,6 +30,7 @@ import time
 import numpy as np
 import torch
 
+from machine import finish, matmul_gflops
 from palign_nb import activations, alignment, pas, prompts
 from palign_nb.data import load_papi_test, paper_item_split
 from palign_nb.inventories import OPTION_LETTERS, VALUE_TO_LETTER, get_inventory
@@ -44,20 +44,6 @@ def answer_counts(table) -> str:
     """The answers of an option table as letter counts, e.g. ``"A 130, C 50"``."""
     counts = table["predicted"].map(VALUE_TO_LETTER).value_counts()
     return ", ".join(f"{letter} {n}" for letter, n in counts.items())
-
-
-def matmul_gflops(dtype: torch.dtype = torch.float32, repeats: int = 100) -> float:
-    """This machine's speed right now: GFLOP/s of one MLP-sized product of the embedded model (1,184 x 576 x 1,536).
-
-    A shared host's speed drifts; timings are comparable only alongside this number.
-    """
-    x, w = torch.randn(1184, 576, dtype=dtype), torch.randn(1536, 576, dtype=dtype)
-    for _ in range(5):
-        torch.nn.functional.linear(x, w)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        torch.nn.functional.linear(x, w)
-    return 2 * 1184 * 576 * 1536 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def compare_with_float32(args, known, known_values, test, inv, system, persona, tables) -> list[dict]:
@@ -149,11 +135,7 @@ def main() -> None:
     result["clean_s"] = time.perf_counter() - start
     print(f"clean (alpha on {len(split.validation)} validation items, then 1 test pass): {result['clean_s']:.1f} s per subject "
           f"(alpha = {fit.persona.alpha})")
-    result["matmul_gflops_before_after"] = [speed_before, matmul_gflops(lm.model.dtype)]
-    print(f"machine speed at the end: {result['matmul_gflops_before_after'][1]:.0f} GFLOP/s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+    finish(result, speed_before, args.json, lm.model.dtype)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,12 @@ the ratio, and writes them as JSON with ``--json PATH``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import torch
 
-from bench_pas import matmul_gflops
+from machine import finish, matmul_gflops
 from palign_nb import data, prompts, scoring
 from palign_nb.inventories import get_inventory
 from palign_nb.models import EMBEDDED_ID, load_model
@@ -66,12 +65,8 @@ def main() -> None:
     agree = float((paper["predicted"].to_numpy() == ours["predicted"].to_numpy()[:n_paper]).mean())
     print(f"speed-up: {paper_s / ours_s:.1f}x; answers agree on {agree:.0%} of the {n_paper} timed items; "
           f"paper parse failures {paper['predicted'].isna().mean():.0%}")
-    speed_end = matmul_gflops()
-    print(f"machine speed at the end: {speed_end:.0f} GFLOP/s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"ours_s": ours_s, "paper_s": paper_s, "paper_items_timed": n_paper, "speedup": paper_s / ours_s,
-                       "agreement": agree, "threads": args.threads, "gflops": [speed_start, speed_end]}, f, indent=1)
+    finish({"ours_s": ours_s, "paper_s": paper_s, "paper_items_timed": n_paper, "speedup": paper_s / ours_s,
+            "agreement": agree, "threads": args.threads}, speed_start, args.json)
 
 
 if __name__ == "__main__":
