@@ -82,6 +82,21 @@ SD3_METHODS = (
 )
 
 
+def sd3_setting(splits: dict) -> tuple[str, str]:
+    """The Dark Triad setting chapter 08 ran, read from its ``splits`` record: (name, description).
+
+    ``paper`` (faithful: the paper's released subjects and split) or ``kmeans`` (the book's
+    alternative). A record without it was written before the setting existed: rerun chapter 08.
+    """
+    from .splits import SD3_SETTINGS
+
+    setting = splits.get("setting")
+    if setting not in SD3_SETTINGS:
+        raise PalignError("The Dark Triad splits in the store do not say which setting chapter 08 ran (paper or kmeans): "
+                          "rerun notebooks/08_dark_triad.ipynb with the same model_id and results_dir.")
+    return setting, SD3_SETTINGS[setting]
+
+
 def load_methods(cfg: RunConfig, methods: tuple[Method, ...], keying: str, optional: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
     """Every method's predictions under ``keying``, by label.
 

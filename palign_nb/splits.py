@@ -13,7 +13,7 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
 from .errors import PalignError
-from .inventories import Inventory
+from .inventories import Inventory, check_name, get_inventory
 
 
 def kmeans_representatives(answers: pd.DataFrame, item_columns: list[str], k: int, seed: int = 42) -> pd.Index:
@@ -89,6 +89,40 @@ def stratified_item_split(inventory: Inventory, n_known_per_trait: int, seed: in
         known.update(rng.choice(pool, size=n_known_per_trait, replace=False).tolist())
     order = inventory.items.index
     return [c for c in order if c in known], [c for c in order if c not in known]
+
+
+#: The two Dark Triad settings (chapter 08's ``sd3_setting``): ``paper`` is the faithful one.
+SD3_SETTINGS: dict[str, str] = {
+    "paper": "the paper's released 300 test subjects and its item split (items 1-6 of each trait known, 7-9 tested)",
+    "kmeans": "the book's alternative: K-means representatives of the complete respondents and a seeded stratified split",
+}
+
+
+def sd3_design(setting: str, answers: pd.DataFrame, kmeans_k: int = 300, known_per_trait: int = 4,
+               seed: int = 0) -> tuple[list[int], list[str], list[str]]:
+    """The test subjects and the (known, test) items of a Dark Triad setting: ``(subjects, known, test)``.
+
+    ``paper``: the paper's released 300 subjects (:func:`palign_nb.data.sd3_paper_subjects`) and its
+    18 known / 9 test split (:func:`palign_nb.data.sd3_paper_item_split`); the other arguments are
+    unused. ``kmeans``: :func:`kmeans_representatives` (``kmeans_k`` centres, random_state 42) of the
+    respondents in ``answers`` who answered all 27 items, and :func:`stratified_item_split` with
+    ``known_per_trait`` known items per trait, seeded with ``seed``. ``answers``: the SD3 table
+    (:func:`palign_nb.data.load_sd3`). Validation items are carved afterwards (:func:`carve_validation`).
+
+    Introduced in :doc:`/notebooks/02_dataset_splits`.
+    """
+    from . import data
+
+    check_name(setting, tuple(SD3_SETTINGS), "Dark Triad setting (sd3_setting)")
+    if setting == "paper":
+        known, test = data.sd3_paper_item_split()
+        return data.sd3_paper_subjects(), known, test
+    inventory = get_inventory("sd3")
+    cols = inventory.items.index.tolist()
+    complete = answers[(answers[cols] > 0).all(axis=1)]
+    representatives = kmeans_representatives(complete, cols, kmeans_k)
+    known, test = stratified_item_split(inventory, known_per_trait, seed=seed)
+    return [int(s) for s in representatives], known, test
 
 
 def select_subjects(answers: pd.DataFrame, n_subjects: int, subjects: list | None = None) -> list:

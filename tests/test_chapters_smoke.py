@@ -110,9 +110,13 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c08_n_reversed": (5, 5),
         "c08_n_respondents": (18192, 18192),
         "c08_keying_cells_differ": (0, 0),  # SD3 stores literal answers: the keyings agree
-        "c08_n_known": (12, 12),  # 4 known + 5 test per trait, 1 validation item per trait
-        "c08_n_test": (15, 15),
+        # the paper's setting (the default): its 300 released subjects, items 1-6 of each trait known,
+        # 7-9 tested; 1 validation item per trait carved from the known ones to choose alpha
+        "c08_n_test_subjects": (300, 300),
+        "c08_n_known": (18, 18),
+        "c08_n_test": (9, 9),
         "c08_n_val": (3, 3),
+        "c08_n_probe": (15, 15),
         "c08_n_subjects": (1, 1),
         "c08_always_c": (0.0, 12.0),  # composite of 3 traits, each in [0, 4]
         "c08_pas_icl_papi": (0.0, 12.0),
@@ -151,6 +155,12 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c10_judge_n": (6, 6),
         "c10_judge_parse_fail": (0.0, 1.0),
     },
+}
+
+# Glued text that must read exactly so (its text/plain repr), for the SMOKE parameters.
+TEXT_CHECKS: dict[str, dict[str, str]] = {
+    "08_dark_triad": {"c08_setting": "paper"},  # the faithful Dark Triad setting is the default
+    "09_results": {"c09_sd3_setting": "paper"},  # read back from chapter 08's store
 }
 
 # What IPython shows for a NumPy scalar (numpy >= 2). {glue:text}`key:.2f` cannot format it:
@@ -232,3 +242,7 @@ def test_chapter(nb: Path, smoke_params: dict):
         assert name in scraps, f"{nb.stem} did not glue {name!r} (listed in CHECKS)"
         value = as_number(scraps[name])
         assert value is not None and low <= value <= high, f"{name} = {scraps[name]!r}, expected in [{low}, {high}]"
+
+    for name, expected in TEXT_CHECKS.get(nb.stem, {}).items():
+        assert name in scraps, f"{nb.stem} did not glue {name!r} (listed in TEXT_CHECKS)"
+        assert ast.literal_eval(scraps[name]) == expected, f"{name} = {scraps[name]!r}, expected {expected!r}"

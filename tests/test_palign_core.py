@@ -143,7 +143,7 @@ def test_always_c_per_trait(papi, ipip, paper_split):
 
 @pytest.fixture(scope="module")
 def sd3_design(sd3):
-    """Chapter 08's SD3 setting: K-means (k=300, random_state=42) on the complete respondents, split seed 0."""
+    """Chapter 08's alternative SD3 setting (``kmeans``): K-means (k=300, random_state=42) on the complete respondents, split seed 0."""
     answers = data.load_sd3()
     cols = sd3.items.index.tolist()
     complete = answers[(answers[cols] > 0).all(axis=1)]
@@ -161,7 +161,7 @@ def sd3_design(sd3):
     ],
 )
 def test_sd3_trivial_predictors_pinned(sd3, sd3_design, kind, expected):
-    """The SD3 bar chapter 08 shows: trivial predictors on the 300 K-means subjects, 15 test items."""
+    """The SD3 bar of chapter 08's alternative (``kmeans``) setting: trivial predictors on the 300 K-means subjects, 15 test items."""
     answers, known, test = sd3_design
     assert len(answers) == 300 and len(test) == 15 and answers[test].gt(0).all().all()
     for keying in inv.KEYINGS:  # SD3 stores literal answers: both conventions give the same scores
@@ -170,6 +170,75 @@ def test_sd3_trivial_predictors_pinned(sd3, sd3_design, kind, expected):
             scores = metrics.alignment_score(preds, variant)
             for trait, value in expected.items():
                 assert scores[trait] == pytest.approx(value, abs=APPROX), (keying, variant, trait)
+
+
+@pytest.fixture(scope="module")
+def sd3_paper_design():
+    """Chapter 08's faithful SD3 setting: the paper's released 300 subjects and its 18/9 item split."""
+    known, test = data.sd3_paper_item_split()
+    return data.load_sd3().loc[data.sd3_paper_subjects()], known, test
+
+
+def test_sd3_paper_subjects_and_split(sd3):
+    """The paper's 300 SD3 test subjects map onto distinct rows of data.csv, answer for answer; items 1-6 known."""
+    subjects = data.sd3_paper_subjects()
+    assert len(subjects) == len(set(subjects)) == 300 and subjects[:3] == [14490, 12134, 11472]
+    released = pd.DataFrame(json.loads((data.data_dir() / "sd3" / "paper" / "dark_triad_Test_set.json").read_text()))
+    mapped = data.load_sd3().loc[subjects].reset_index(drop=True)[released.columns]
+    assert (mapped.astype(str) == released.astype(str)).all().all()
+    known, test = data.sd3_paper_item_split()
+    assert (len(known), len(test)) == (18, 9) and not set(known) & set(test)
+    assert known == [f"{t}{i}" for t in "MNP" for i in range(1, 7)] and test == [f"{t}{i}" for t in "MNP" for i in (7, 8, 9)]
+    assert splits.sd3_design("paper", data.load_sd3()) == (subjects, known, test)
+    with pytest.raises(PalignError, match="Did you mean 'kmeans'"):
+        splits.sd3_design("kmean", data.load_sd3())
+
+
+def test_sd3_paper_files_checked(tmp_path, monkeypatch):
+    """A changed paper file fails its SOURCE.md checksum; a released subject missing from data.csv is named."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(data.data_dir() / "sd3", copy / "sd3")
+    monkeypatch.setenv("PALIGN_DATA", str(copy))
+    _clear_caches()
+    try:
+        split = copy / "sd3" / "paper" / "dark_triad_split.json"
+        split.write_text(split.read_text().replace("[0, 1,", "[1, 0,"))
+        with pytest.raises(PalignError, match="does not match the sha256 in SOURCE.md"):
+            data.sd3_paper_item_split()
+        csv = copy / "sd3" / "data.csv"
+        lines = csv.read_text().splitlines(keepends=True)
+        csv.write_text("".join(lines[:14491] + lines[14492:]))  # drop row 14490, the paper's first subject
+        with pytest.raises(PalignError, match="1 of the paper's 300 SD3 test subjects .* match no row"):
+            data.sd3_paper_subjects()
+    finally:
+        monkeypatch.undo()
+        _clear_caches()
+
+
+@pytest.mark.parametrize(
+    ("kind", "variant", "expected"),
+    [
+        ("always_A", "faithful", {"M": 1.1700, "N": 2.0411, "P": 2.0089, "composite": 5.2200}),
+        ("always_A", "corrected", {"M": 1.1589, "N": 2.0356, "P": 1.9978, "composite": 5.1922}),
+        ("always_C", "faithful", {"M": 1.1744, "N": 0.9256, "P": 1.1200, "composite": 3.2200}),
+        ("always_C", "corrected", {"M": 1.1722, "N": 0.9244, "P": 1.1178, "composite": 3.2144}),
+        ("trait_mean", "faithful", {"M": 0.6489, "N": 0.6756, "P": 0.8022, "composite": 2.1267}),
+        ("trait_mean", "corrected", {"M": 0.6378, "N": 0.6722, "P": 0.8000, "composite": 2.1100}),
+    ],
+)
+def test_sd3_paper_trivial_predictors_pinned(sd3, sd3_paper_design, kind, variant, expected):
+    """The SD3 bar of the faithful setting: trivial predictors on the paper's 300 subjects and 9 test items.
+
+    One subject (row 2002) skipped test items, so the two metric variants differ here.
+    """
+    answers, known, test = sd3_paper_design
+    assert len(answers) == 300 and len(test) == 9 and int((answers[test] == 0).any(axis=1).sum()) == 1
+    for keying in inv.KEYINGS:  # SD3 stores literal answers: both conventions give the same scores
+        scores = metrics.alignment_score(metrics.trivial_predictions(answers, sd3, known, test, kind, keying), variant)
+        for trait, value in expected.items():
+            assert scores[trait] == pytest.approx(value, abs=APPROX), (keying, trait)
 
 
 def test_always_a_matches_issue_8(papi, ipip, paper_split):
@@ -309,7 +378,8 @@ def test_answer_out_of_range_names_subject_and_item(sd3):
 
 
 def _clear_caches() -> None:
-    for fn in (inv._ipip, inv._sd3, data.load_papi_test, data.load_sd3, data.paper_item_split, data.load_p2_personas):
+    for fn in (inv._ipip, inv._sd3, data.load_papi_test, data.load_sd3, data.paper_item_split, data.load_p2_personas,
+               data.sd3_paper_subjects, data.sd3_paper_item_split):
         fn.cache_clear()
 
 

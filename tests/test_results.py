@@ -76,3 +76,11 @@ def test_method_tables_per_keying():
     assert {m.paper for m in results.IPIP_METHODS if m.paper} <= set(results.PAPER_TABLE1["method"]) | {"PPO"}
     pas = results.PAPER_TABLE1.iloc[0]
     assert pas[["A", "C", "E", "N", "O"]].sum() == pytest.approx(pas["composite"])
+
+
+def test_sd3_setting_read_from_the_splits_record():
+    """Chapter 09 labels the Dark Triad table with the setting chapter 08 stored, and refuses to guess."""
+    assert results.sd3_setting({"setting": "paper"})[0] == "paper"
+    assert "K-means" in results.sd3_setting({"setting": "kmeans"})[1]
+    with pytest.raises(PalignError, match="rerun notebooks/08_dark_triad.ipynb"):
+        results.sd3_setting({"inventory": "sd3"})  # a store written before the setting existed
