@@ -4,6 +4,7 @@
 #               then the built book in headless Chromium)
 #   make gpu PARAMS=params/gpu.yaml   papermill every chapter into runs/ (results into results/)
 #   make book-from-runs RUNS=runs     render executed chapters (e.g. GPU runs) into the book, no execution
+#   make scale PARAMS=params/gpu.yaml   every chapter over a Ray cluster (palign-run; ARGS="--shards 8 ...")
 #   make gpu-check   first thing on a new GPU machine: scoring, capture and steering on a random 8B-shaped Llama
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -20,7 +21,7 @@ RUNS   ?= runs
 QUIET  := HF_HUB_DISABLE_PROGRESS_BARS=1 TQDM_DISABLE=1
 RUNENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0 $(QUIET)
 
-.PHONY: help setup chromium test book book-from-runs bench gpu gpu-check clean distclean
+.PHONY: help setup chromium test book book-from-runs bench gpu gpu-check scale clean distclean
 
 help:
 	@echo "make setup       create .venv and install the pinned packages (fast when up to date)"
@@ -29,6 +30,7 @@ help:
 	@echo "make bench       time scoring (ours vs the paper's recipe) and PAS per subject on this machine"
 	@echo "make gpu-check   on a new GPU machine first: exactness, capture, steering, speed, memory (ARGS=--small: tiny, CPU)"
 	@echo "make gpu PARAMS=params/gpu.yaml   papermill every chapter into runs/"
+	@echo "make scale PARAMS=params/gpu.yaml every chapter over a Ray cluster, subjects in shards (ARGS=...)"
 	@echo "make book-from-runs RUNS=runs     render executed chapters into _build/runs/_build/html"
 	@echo "make clean       remove the build, test artifacts and caches (keeps results/ and .venv)"
 	@echo "make distclean   also remove results/, runs/, the model cache and .venv"
@@ -84,6 +86,11 @@ bench: setup
 gpu-check: setup
 	@mkdir -p runs
 	$(QUIET) HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) benchmarks/gpu_check.py --json runs/gpu_check.json $(ARGS)
+
+# Every chapter over a Ray cluster (a local one by default: every GPU of this machine), the subjects
+# split into shards; resumes where it stopped. book/full_scale.md has the commands per situation.
+scale: setup
+	$(QUIET) $(VENV)/bin/palign-run -f $(PARAMS) $(ARGS)
 
 # Every chapter in order (NN_ prefix = _toc order) with a parameter file; executed copies in runs/.
 gpu: setup

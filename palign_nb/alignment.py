@@ -31,19 +31,20 @@ def shown_values(answers: pd.Series, items: list[str], inventory: Inventory, key
 
 def fit_persona(
     acts: np.ndarray, act_items: list[str], values: np.ndarray, items: list[str],
-    top_k: int, seed: int = 0, direction: str = "mass_mean",
+    top_k: int, seed: int = 0, direction: str = "mass_mean", solver: str = "sklearn", device=None,
 ) -> tuple[Persona, ProbeResult]:
     """Probes, top-K heads and directions from the contrast activations of ``items`` only.
 
     ``acts``: (n_act_items, 2, n_layers, n_heads, d_head) for ``act_items``; ``values``: the
-    subject's shown answers to ``items`` (alpha is still 0 in the returned persona).
+    subject's shown answers to ``items`` (alpha is still 0 in the returned persona). ``solver`` and
+    ``device``: how the probes are fitted (:func:`palign_nb.probing.fit_head_probes`).
     """
     missing = [c for c in items if c not in act_items]
     if missing:
         raise PalignError(f"No cached activations for items {missing[:5]}. Rerun notebooks/04_head_probing.ipynb.")
     rows = [act_items.index(c) for c in items]
     X, y, groups = probe_dataset(acts[rows], values)
-    probes = fit_head_probes(X, y, groups, seed=seed)
+    probes = fit_head_probes(X, y, groups, seed=seed, solver=solver, device=device)
     heads = top_k_heads(probes.score, top_k)
     theta, sigma = head_directions(X, y, heads, kind=direction, coef=probes.coef)
     return Persona(heads, theta, sigma, 0.0, {"direction": direction, "top_k": top_k, "seed": seed}), probes
@@ -72,13 +73,14 @@ def align_subject(
     lm: LoadedModel, acts: np.ndarray, act_items: list[str], answers: pd.Series, known: list[str],
     validation: list[str], inventory: Inventory, keying: str, system: str, top_k: int = 24,
     alphas: tuple[float, ...] = PAPER_ALPHAS, refine: bool = False, seed: int = 0,
-    direction: str = "mass_mean", batch_size: int = 16,
+    direction: str = "mass_mean", batch_size: int = 16, probe_solver: str = "sklearn",
 ) -> SubjectPAS:
     """Fit a subject's persona on ``known`` and choose alpha on ``validation`` (never on test items)."""
     if not validation:
         raise PalignError("align_subject needs validation items to choose alpha; carve some with splits.carve_validation.")
     start = time.perf_counter()
-    persona, probes = fit_persona(acts, act_items, shown_values(answers, known, inventory, keying), known, top_k, seed, direction)
+    persona, probes = fit_persona(acts, act_items, shown_values(answers, known, inventory, keying), known, top_k, seed, direction,
+                                  solver=probe_solver, device=lm.device)
     probe_s = time.perf_counter() - start
     val_targets = shown_values(answers, validation, inventory, keying)
     traits = inventory.items.loc[validation, "trait"].to_numpy()

@@ -53,7 +53,7 @@ def run_pas(
     lm: LoadedModel, acts: np.ndarray, act_items: list[str], answers: pd.DataFrame, subjects: list, method: str,
     system_of: Callable[[object], str], known: list[str], validation: list[str], items: list[str],
     inventory: Inventory, keying: str, top_k: int = 24, alphas: tuple[float, ...] = PAPER_ALPHAS,
-    seed: int = 0, batch_size: int = 16,
+    seed: int = 0, batch_size: int = 16, probe_solver: str = "sklearn",
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[object, Persona]]:
     """PAS per subject: probes on ``known``, alpha on ``validation``, then one pass over ``items``.
 
@@ -72,7 +72,7 @@ def run_pas(
             tables.append(subject_predictions(s, scored, answers, inventory).assign(alpha=0.0, fallback=True))
             continue
         fit = align_subject(lm, acts, act_items, answers.loc[s], known, validation, inventory, keying, system,
-                            top_k=top_k, alphas=alphas, seed=seed, batch_size=batch_size)
+                            top_k=top_k, alphas=alphas, seed=seed, batch_size=batch_size, probe_solver=probe_solver)
         start = time.perf_counter()
         scored = score_steered(lm, fit.persona, fit.persona.alpha, system, items, inventory, batch_size)
         timings += [_timing(s, method, stage, sec) for stage, sec in fit.seconds.items()]
