@@ -198,3 +198,35 @@ def check_last_line_choice(fn: Callable[[str], int | None]) -> None:
         assert got == want, (f"{text!r}: got {got}, expected {want}. Read only the last non-empty line; strip spaces, "
                              "'*' and a trailing '.'; it is a verdict only if a single digit 1-6 remains.")
     _cases_passed("check_last_line_choice")
+
+
+def check_dpo_rejected(fn: Callable[[int], tuple[int, ...]]) -> None:
+    """Check ``fn(value) -> rejected values``: the options a DPO pair rejects against the subject's answer.
+
+    Introduced in :doc:`/notebooks/08_dark_triad`.
+    """
+    from .preference import rejected_values
+
+    for value in range(1, 6):
+        got, want = tuple(int(v) for v in fn(value)), rejected_values(value)
+        assert sorted(got) == sorted(want), (f"answer {value}: got {got}, expected {want}. Reject the far end of the "
+                                             "scale from the answer; the middle answer 3 has two far ends.")
+    _cases_passed("check_dpo_rejected")
+
+
+def check_sign_flip_test(fn: Callable[[np.ndarray], float]) -> None:
+    """Check ``fn(differences) -> p``: the exact two-sided sign-flip test of a mean paired difference of 0.
+
+    Introduced in :doc:`/notebooks/09_results`.
+    """
+    from .results import sign_flip_test
+
+    rng = np.random.default_rng(9)
+    cases = {"two subjects": np.array([0.4, 1.2]), "all positive": np.array([0.5, 0.2, 0.9, 0.4, 0.3]),
+             "mixed": rng.normal(0.3, 1.0, size=8), "a zero": np.array([0.0, 0.7, -0.2, 1.1])}
+    for name, d in cases.items():
+        got, want = float(fn(d.copy())), sign_flip_test(d)
+        assert np.isclose(got, want, atol=1e-9), (
+            f"{name} {np.round(d, 3).tolist()}: got p={got:.4f}, expected {want:.4f}. Enumerate all 2^n sign patterns; "
+            "p is the share whose |mean| is at least the observed |mean| (the observed pattern counts too).")
+    _cases_passed("check_sign_flip_test")

@@ -32,7 +32,7 @@ def exercises(path: Path) -> list[tuple[str, str]]:
 
 
 def test_every_chapter_from_03_has_an_exercise():
-    missing = [p.name for p in NOTEBOOKS if int(p.name[:2]) >= 3 and int(p.name[:2]) not in (8, 9) and not exercises(p)]
+    missing = [p.name for p in NOTEBOOKS if int(p.name[:2]) >= 3 and not exercises(p)]
     assert not missing, f"chapters without an exercise: {missing}"
 
 
@@ -71,6 +71,16 @@ def wrong_reward(named, target):
     return 0.0 if named is None else -abs(named - target)  # no penalty for naming nothing
 
 
+def wrong_rejected(value):
+    return (6 - value,)  # the mirror answer: 3 rejects itself
+
+
+def wrong_sign_flip(d):
+    from scipy import stats
+
+    return float(stats.ttest_1samp(d, 0.0).pvalue)  # a t-test, not the exact sign-flip test
+
+
 def wrong_choice(text):
     digits = re.findall(r"[1-6]", text)  # any digit anywhere
     return int(digits[-1]) if digits else None
@@ -83,6 +93,8 @@ def wrong_choice(text):
     (checks.check_few_shot_prompt, wrong_prompt, "separators"),
     (checks.check_paper_reward, wrong_reward, "-6"),
     (checks.check_last_line_choice, wrong_choice, "last non-empty line"),
+    (checks.check_dpo_rejected, wrong_rejected, "far end"),
+    (checks.check_sign_flip_test, wrong_sign_flip, "2^n sign patterns"),
 ])
 def test_a_wrong_answer_fails_with_a_hint(check, wrong, hint):
     with pytest.raises(AssertionError, match=re.escape(hint)):
