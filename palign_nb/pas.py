@@ -1,6 +1,6 @@
 """PAS: shift the chosen heads along the subject's direction by alpha * sigma, alpha chosen on validation items.
 
-Steps (paper.md §7): directions per head from the contrast activations (centre of mass, or the
+Steps (:ref:`paper-pas`): directions per head from the contrast activations (centre of mass, or the
 probe weights), sigma = the spread of the activations along that direction, the top-K heads by
 probe score, and an intervention that adds ``alpha * sigma * theta`` to each chosen head's output
 at every position. Alpha is chosen on validation items carved from the known answers, never on

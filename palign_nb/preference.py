@@ -187,7 +187,7 @@ def named_option(text: str, inventory: Inventory) -> int | None:
 
 
 def option_reward(text: str, target: int, inventory: Inventory) -> float:
-    """The paper's reward (``paper.md`` §10.6): ``-|named option - target|``, or -6 if no option is named."""
+    """The paper's reward (:ref:`paper-prompts`): ``-|named option - target|``, or -6 if no option is named."""
     value = named_option(text, inventory)
     return NO_OPTION_REWARD if value is None else float(-abs(value - int(target)))
 

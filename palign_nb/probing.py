@@ -2,7 +2,7 @@
 
 For each known item the subject answered (not 3, not missing), the contrast set has two
 prompts, the item answered "A" and answered "E". The one that matches the subject's answer is
-labelled 1, the other 0 (paper.md §7.2, step 3). A probe per (layer, head) learns to tell them
+labelled 1, the other 0 (:ref:`paper-pas`, step 3). A probe per (layer, head) learns to tell them
 apart from that head's output; the paper scores a head by the mean of its train and validation
 accuracy on a 60/40 split and keeps the top K.
 

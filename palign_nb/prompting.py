@@ -6,7 +6,7 @@ Both methods change nothing in the model: they only change its *system prompt*.
   prompt (:func:`palign_nb.prompts.known_answers_system`), under a keying convention: ``papi``
   shows the stored value, ``literal`` shows what the person actually answered.
 * **P2** (personality prompting, Jiang et al. 2023) replaces the list by a prose description of the person, written
-  by a chat model from the same list through the paper's rewrite prompt (``paper.md`` §10.4).
+  by a chat model from the same list through the paper's rewrite prompt (:ref:`paper-prompts`).
   The paper ships Llama-3-70B-Instruct's descriptions for the 300 PAPI test subjects;
   :func:`generate_p2_persona` writes one with any chat model, for everyone else.
 
@@ -70,7 +70,7 @@ def known_answers(answers: pd.DataFrame, subject, items: list[str], inventory: I
 
 
 def icl_system(answers: pd.DataFrame, subject, items: list[str], inventory: Inventory, keying: str) -> str:
-    """The paper's few-shot system prompt for one subject (``paper.md`` §10.3), under ``keying``."""
+    """The paper's few-shot system prompt for one subject (:ref:`paper-prompts`), under ``keying``."""
     texts, values = known_answers(answers, subject, items, inventory, keying)
     return known_answers_system(texts, values.tolist(), inventory)
 

@@ -1,6 +1,6 @@
 """The paper's prompts: the question template, system prompts, and chat formatting.
 
-All templates are copied from the paper's code (see ``paper.md`` section 10).
+All templates are copied from the paper's code (see :ref:`paper-prompts`).
 
 Introduced in :doc:`/notebooks/03_asking_the_model`.
 """

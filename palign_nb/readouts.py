@@ -415,7 +415,7 @@ def summarise_methods(tables: dict[str, pd.DataFrame], variant: str = "faithful"
     ``tables``: method label -> predictions table, after :func:`add_readouts` when it has option
     probabilities (a control without them gets NaN in the columns it cannot fill). Columns:
 
-    * ``argmax (paper's protocol)``: paper composite (:func:`metrics.alignment_score`, ``variant``) of
+    * ``argmax (paper's protocol)``: paper composite (:func:`palign_nb.metrics.alignment_score`, ``variant``) of
       ``predicted`` (a model's argmax letter; a control's own prediction);
     * ``median``, ``calibrated median``: the same metric on those readouts;
     * ``RPS``, ``log-loss``: :func:`proper_score_by_trait` composites (sums over traits);

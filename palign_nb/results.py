@@ -2,8 +2,7 @@
 
 Chapter 09 reads only the results store. This module knows which chapter writes which
 predictions table (:data:`IPIP_METHODS`, :data:`SD3_METHODS`), reads them onto a common set of subjects and items, and
-compares methods subject by subject. It also holds the paper's reported numbers (``paper.md``
-§9), always labelled as the paper's.
+compares methods subject by subject. It also holds the paper's reported numbers (:ref:`paper-results`), always labelled as the paper's.
 
 Introduced in :doc:`/notebooks/09_results`.
 """
