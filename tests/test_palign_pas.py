@@ -81,15 +81,19 @@ def test_steering_touches_only_the_chosen_head_slice(tokenizer):
     assert torch.count_nonzero(diff[:, :16]) == 0 and torch.count_nonzero(diff[:, 24:]) == 0
 
 
-def test_probe_finds_the_planted_head():
+def planted_contrast(n_items: int, layers: int, heads: int, d: int, planted: tuple[int, int], strength: float):
+    """Random contrast activations (seeded) in which head ``planted``'s dimension 0 says "matches the subject"."""
     rng = np.random.default_rng(0)
-    n_items, layers, heads, d = 30, 4, 3, 6
     acts = rng.normal(size=(n_items, 2, layers, heads, d)).astype(np.float32)
     values = rng.choice([1, 2, 4, 5], size=n_items)
-    _, a_match = probing.contrast_labels(values)
-    signal = np.where(a_match, 1.0, -1.0)  # planted: head (2, 1) dimension 0 says "matches the subject"
-    acts[:, 0, 2, 1, 0] += 2.5 * signal
-    acts[:, 1, 2, 1, 0] -= 2.5 * signal
+    signal = np.where(probing.contrast_labels(values)[1], 1.0, -1.0)
+    acts[:, 0, planted[0], planted[1], 0] += strength * signal
+    acts[:, 1, planted[0], planted[1], 0] -= strength * signal
+    return acts, values
+
+
+def test_probe_finds_the_planted_head():
+    acts, values = planted_contrast(30, 4, 3, 6, planted=(2, 1), strength=2.5)
     X, y, groups = probing.probe_dataset(acts, values)
     result = probing.fit_head_probes(X, y, groups, seed=0)
     assert probing.top_k_heads(result.score, 1) == [(2, 1)]

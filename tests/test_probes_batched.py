@@ -16,6 +16,8 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from test_palign_pas import planted_contrast
+
 from palign_nb import activations, data, probing
 from palign_nb.alignment import shown_values
 from palign_nb.errors import PalignError
@@ -64,14 +66,8 @@ def compare_solvers(X, y, groups, k: int) -> tuple[probing.ProbeResult, probing.
 
 
 def test_synthetic_heads_agree_with_sklearn():
-    rng = np.random.default_rng(0)
-    n_items, layers, heads, d = 50, 3, 4, 8
-    acts = rng.normal(size=(n_items, 2, layers, heads, d)).astype(np.float32)
-    values = rng.choice([1, 2, 4, 5], size=n_items)
-    _, a_match = probing.contrast_labels(values)
-    signal = np.where(a_match, 1.0, -1.0)
-    acts[:, 0, 1, 2, 0] += 3.0 * signal  # planted: head (1, 2) separates on dimension 0
-    acts[:, 1, 1, 2, 0] -= 3.0 * signal
+    heads = 4
+    acts, values = planted_contrast(50, 3, heads, 8, planted=(1, 2), strength=3.0)  # head (1, 2) separates
     acts[:, :, 0, 3] = 0.0  # a silent head: no direction to learn, chance accuracy
     X, y, groups = probing.probe_dataset(acts, values)
     ref, fast = compare_solvers(X, y, groups, k=3)
