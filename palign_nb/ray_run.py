@@ -40,6 +40,7 @@ import yaml
 
 from .config import RunConfig
 from .errors import PalignError
+from .models import EMBEDDED_ID
 from .paths import repo_root
 
 SHARED = ("01", "02")
@@ -79,7 +80,7 @@ def finished(run: Path) -> bool:
 
 def store_path(params: dict[str, Any], results_dir: Path, inventory: str = "ipip") -> Path:
     """The store folder the chapters use for these parameters (results/<model>/<inventory>)."""
-    return RunConfig(model_id=params.get("model_id", "smollm2-135m-instruct"), inventory=inventory,
+    return RunConfig(model_id=params.get("model_id", EMBEDDED_ID), inventory=inventory,
                      results_dir=str(results_dir)).results_path
 
 
@@ -169,23 +170,23 @@ def sd3_subjects(params: dict[str, Any], declared: dict[str, Any], n_run: int) -
     return [int(s) for s in subjects[:n_run]]
 
 
+def given(params: dict[str, Any], declared: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """The run's parameters plus ``extra``, restricted to those a chapter declares."""
+    return {k: v for k, v in (params | extra).items() if k in declared}
+
+
+def shared_tasks(params: dict[str, Any], declared: dict[str, dict], chapters: dict[str, Path], out: Path) -> list[Task]:
+    """Chapters 01 and 02, once, into the base store (run in order before any shard starts)."""
+    base = {"results_dir": str(out / "results" / "base")}
+    return [Task(f"{number} (once)", number, out / "runs" / "base" / chapters[number].name,
+                 given(params, declared[number], base)) for number in SHARED if number in chapters]
+
+
 def plan(params: dict[str, Any], declared: dict[str, dict], chapters: dict[str, Path], out: Path,
          subjects: list, n_shards: int, dark_triad: list | None = None) -> list[Task]:
-    """The task graph (in an order where every task comes after what it waits for)."""
+    """The shards' tasks, each after what it waits for (the shared chapters have run by then)."""
     runs, results = out / "runs", out / "results"
-
-    def for_chapter(number: str, extra: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in (params | extra).items() if k in declared[number]}
-
-    base = {"results_dir": str(results / "base")}
     tasks = []
-    previous = None
-    for number in SHARED:
-        if number in chapters:
-            tasks.append(Task(f"{number} (once)", number, runs / "base" / chapters[number].name, for_chapter(number, base),
-                              after=[previous] if previous else []))
-            previous = tasks[-1].label
-    prepared = previous
     shards = shard_subjects(subjects, n_shards)
     counts = shard_counts(params, shards, len(subjects))
     base_store = store_path(params, results / "base")
@@ -193,13 +194,13 @@ def plan(params: dict[str, Any], declared: dict[str, dict], chapters: dict[str, 
     for k, part in enumerate(shards):
         shard_dir = results / f"shard-{k}"
         extra = {"results_dir": str(shard_dir), "n_subjects": len(part), "subjects": part, **counts[k]}
-        previous = prepared
+        previous = None
         for number in PER_SHARD:
             if number not in chapters:
                 continue
             task = Task(f"{number} shard {k}", number, runs / f"shard-{k}" / chapters[number].name,
-                        for_chapter(number, extra), shard=k, after=[previous] if previous else [])
-            if previous == prepared:  # the shard's first chapter forks the base store
+                        given(params, declared[number], extra), shard=k, after=[previous] if previous else [])
+            if previous is None:  # the shard's first chapter forks the base store
                 task.copies.append((base_store, store_path(params, shard_dir)))
             if number == "04" and k == 0:
                 capture_label = task.label
@@ -213,7 +214,7 @@ def plan(params: dict[str, Any], declared: dict[str, dict], chapters: dict[str, 
         for k, part in enumerate(shard_subjects(dark_triad, n_shards)):
             extra = {"results_dir": str(results / f"shard-{k}"), "n_subjects": len(part), "subjects": part}
             tasks.append(Task(f"{DARK_TRIAD} shard {k}", DARK_TRIAD, runs / f"shard-{k}" / chapters[DARK_TRIAD].name,
-                              for_chapter(DARK_TRIAD, extra), shard=k, after=[prepared] if prepared else []))
+                              given(params, declared[DARK_TRIAD], extra), shard=k))
     return tasks
 
 
@@ -292,7 +293,6 @@ def _execute(ray, args, params, declared, chapters, out, gpus) -> int:
     subjects = _run_subjects(ray, params, declared, chapters, out, remote, threads)
     dark_triad = sd3_subjects(params, declared[DARK_TRIAD], params["n_subjects"]) if DARK_TRIAD in chapters else None
     tasks = plan(params, declared, chapters, out, subjects, args.shards, dark_triad)
-    tasks = [t for t in tasks if t.chapter not in SHARED]
     refs, labels, ran = {}, {}, False
     for task in tasks:
         if finished(task.output):
@@ -304,8 +304,7 @@ def _execute(ray, args, params, declared, chapters, out, gpus) -> int:
         refs[task.label], labels[ref] = ref, task
         ran = True
     failed = _wait(ray, labels, start)
-    failed_shards = {t.shard for t in failed if t.shard is not None}
-    if failed_shards or any(t.shard is None for t in failed):
+    if failed:
         _report(failed, out)
         return 1
     if any(n in chapters for n in (*PER_SHARD, DARK_TRIAD)):
@@ -316,8 +315,7 @@ def _execute(ray, args, params, declared, chapters, out, gpus) -> int:
             if finished(output) and not ran:
                 print(f"{'':>8}  {number} (merged): already done")
                 continue
-            parameters = {k: v for k, v in (params | {"results_dir": str(merged), "subjects": subjects}).items()
-                          if k in declared[number]}
+            parameters = given(params, declared[number], {"results_dir": str(merged), "subjects": subjects})
             ref = remote.remote(str(chapters[number]), str(output), parameters, [], threads)
             failed = _wait(ray, {ref: Task(f"{number} (merged)", number, output, parameters)}, start)
             if failed:
@@ -334,8 +332,7 @@ def _run_subjects(ray, params, declared, chapters, out, remote, threads) -> list
     import json
 
     start = time.perf_counter()
-    tasks = plan(params, declared, chapters, out, [None], 1)
-    for task in (t for t in tasks if t.chapter in SHARED):
+    for task in shared_tasks(params, declared, chapters, out):
         if finished(task.output):
             print(f"{'':>8}  {task.label}: already done")
             continue

@@ -80,9 +80,14 @@ def resolve_path(path: str | None) -> str:
     return chosen
 
 
+def requested_backend(backend: str | None) -> str:
+    """``backend`` or ``$PALIGN_ATTENTION_BACKEND`` or ``auto``, as asked for (before the device decides)."""
+    return backend or os.environ.get(BACKEND_ENV) or "auto"
+
+
 def resolve_backend(backend: str | None, device: torch.device) -> str:
-    """``backend`` or ``$PALIGN_ATTENTION_BACKEND`` or ``auto``: ``cpu_flash`` on a CPU, ``flex`` on CUDA."""
-    chosen = backend or os.environ.get(BACKEND_ENV) or "auto"
+    """:func:`requested_backend`, with ``auto`` made ``cpu_flash`` on a CPU and ``flex`` on CUDA."""
+    chosen = requested_backend(backend)
     if chosen not in BACKENDS:
         raise PalignError(f"Unknown attention backend {chosen!r} (argument or ${BACKEND_ENV}): use one of {', '.join(BACKENDS)}.")
     if chosen == "auto":
@@ -332,8 +337,7 @@ def shared_prefix(lm, prefix_ids: list[int], path: str | None = None, backend: s
 
     previous = model.config._attn_implementation
     if path == "shared":
-        chosen = backend or os.environ.get(BACKEND_ENV) or "auto"
-        _STATE = PrefixState(kv, resolve_backend(backend, lm.device), chosen_by_device=chosen == "auto")
+        _STATE = PrefixState(kv, resolve_backend(backend, lm.device), chosen_by_device=requested_backend(backend) == "auto")
         _register()
         model.set_attn_implementation(ATTENTION_NAME)
     try:
