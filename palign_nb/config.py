@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,10 +74,14 @@ class RunConfig:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+_STARTED: list[float] = []
+
+
 def setup(cfg: RunConfig, threads: int | None = None) -> None:
-    """Seed every generator, cap CPU threads, and print one line describing the run."""
+    """Seed every generator, cap CPU threads, start the chapter's clock, and print one line describing the run."""
     import torch
 
+    _STARTED[:] = [time.perf_counter()]
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -84,3 +89,19 @@ def setup(cfg: RunConfig, threads: int | None = None) -> None:
     torch.set_num_threads(n)
     print(f"model={cfg.model_id} device={cfg.device} inventory={cfg.inventory} keying={cfg.keying} "
           f"seed={cfg.seed} results={cfg.results_path}")
+
+
+def runtime_minutes() -> float:
+    """Minutes since :func:`setup` ran in this kernel: the chapter's measured runtime, glued in its intro."""
+    if not _STARTED:
+        raise PalignError("runtime_minutes() before setup(cfg): run the chapter's setup cell first.")
+    return (time.perf_counter() - _STARTED[0]) / 60
+
+
+def machine_description(device: str = "auto") -> str:
+    """What the chapter ran on, for the runtime line: the GPU's name, or the CPU threads torch uses."""
+    import torch
+
+    if device != "cpu" and torch.cuda.is_available():
+        return f"one {torch.cuda.get_device_name(0)} GPU"
+    return f"{torch.get_num_threads()} CPU thread{'s' if torch.get_num_threads() != 1 else ''}"
