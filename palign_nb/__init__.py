@@ -1,11 +1,32 @@
 """palign_nb: the helper package of the PAlign Book.
 
-One module per idea. The data: inventories, data, splits. Asking the model: prompts, models,
-scoring, shared_prefix (exact attention over one cached prefix). Grading: metrics, readouts
-(the option distribution, and controls without a model). PAS: activations, probing, pas,
-alignment. Baselines: prompting, preference. Runs: pipeline, results, judging, store, config,
-paths, errors. The book: charts, checks. Chapters import what they need; nothing here downloads
-anything.
+One module per idea:
+
+* the data: ``inventories`` (items, keys, the answer scale, keying), ``data`` (the shipped answers),
+  ``splits`` (subjects and known / validation / test items);
+* asking the model: ``prompts`` (the paper's templates), ``prompting`` (few-shot and P2 prompts of one
+  subject), ``models`` (loading), ``scoring`` (option probabilities), ``shared_prefix`` (exact attention
+  over one cached prefix), ``activations`` (head outputs);
+* grading: ``metrics`` (the paper's metric, trivial predictors), ``readouts`` (the option distribution,
+  controls without a model), ``findings`` (sentences chosen by the numbers);
+* PAS: ``probing`` (per-head probes), ``pas`` (directions, steering hooks, personas), ``alignment``
+  (one subject end to end);
+* baselines: ``preference`` (DPO and RL with TRL and PEFT), ``judging`` (open-ended answers);
+* runs: ``context`` (a chapter's run: :func:`chapter`), ``config``, ``methods`` (the registry of
+  methods and their tables), ``store`` (the results store), ``merging`` (joining split runs),
+  ``pipeline`` (every subject through one method), ``results`` (reading the store back),
+  ``ray_run`` (the whole book over a Ray cluster), ``paths``, ``errors``;
+* the book: ``charts``, ``checks`` (exercise checks).
+
+Chapters import what they need; nothing here downloads anything.
 """
 
 __version__ = "0.1.0"
+__all__ = ["chapter"]
+
+
+def chapter(name: str, namespace: dict):
+    """The context of chapter ``name`` (:func:`palign_nb.context.chapter`); imported on first use."""
+    from .context import chapter as make_chapter
+
+    return make_chapter(name, namespace)

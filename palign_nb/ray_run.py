@@ -10,7 +10,7 @@ into the book with ``make book-from-runs``). The work forms a graph:
 * per shard of the Dark Triad's subjects (chapter 08 picks them: :func:`palign_nb.splits.sd3_design`),
   ``08``, alongside the Big Five chain. Each shard captures the 27 items' activations itself; the
   merge requires the captures to be identical, so run every shard on one kind of device;
-* when every shard has finished: the shard stores merged with :func:`palign_nb.store.merge_stores`
+* when every shard has finished: the shard stores merged with :func:`palign_nb.merging.merge_stores`
   (one store per inventory), then ``09`` and ``10`` once on the merged store.
 
 Each task asks Ray for ``--gpus-per-task`` GPUs (default: 1 where the cluster has GPUs, else 0) and
@@ -220,7 +220,7 @@ def plan(params: dict[str, Any], declared: dict[str, dict], chapters: dict[str, 
 
 def merge(params: dict[str, Any], out: Path, n_shards: int) -> Path:
     """Merge the shard stores (and the Dark Triad store) into ``out/results/merged``, anew each time."""
-    from .store import merge_stores
+    from .merging import merge_stores
 
     results = out / "results"
     merged = results / "merged"

@@ -1,4 +1,4 @@
-"""palign_nb.store.merge_stores and tools/merge_stores.py: merging the stores of a run split by subjects."""
+"""palign_nb.merging.merge_stores and tools/merge_stores.py: merging the stores of a run split by subjects."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from palign_nb import activations, store
+from palign_nb import activations, merging, store
 from palign_nb.config import RunConfig
 from palign_nb.errors import PalignError
 
@@ -58,7 +58,7 @@ def make_part(root: Path, subjects: list[int], model_id: str = "smollm2-135m-ins
 def test_merge_two_parts(tmp_path):
     a, b = make_part(tmp_path / "gpu0", [11, 22]), make_part(tmp_path / "gpu1", [33, 44], device="cuda:1", speed=0.7)
     target = tmp_path / "all" / a.model_slug / a.inventory
-    report = store.merge_stores([a.results_path, b.results_path], target)
+    report = merging.merge_stores([a.results_path, b.results_path], target)
     merged = RunConfig(results_dir=str(tmp_path / "all"))
     preds = store.require_table(merged, "predictions_pas_icl_papi", "05_pas")
     expected = pd.concat([predictions([11, 22]), predictions([33, 44])], ignore_index=True)
@@ -77,13 +77,13 @@ def test_merge_two_parts(tmp_path):
 
 def test_wall_times_keep_the_first_measured(tmp_path):
     a, b = make_part(tmp_path / "gpu0", [11, 22], speed=None), make_part(tmp_path / "gpu1", [33, 44], speed=0.7)
-    store.merge_stores([a.results_path, b.results_path], tmp_path / "m")  # gpu0 loaded the cache: no capture time
+    merging.merge_stores([a.results_path, b.results_path], tmp_path / "m")  # gpu0 loaded the cache: no capture time
     assert json.loads((tmp_path / "m" / "activations_index.json").read_text())["capture_s"] == 0.7
 
 
 def test_manifest_records_where_each_line_came_from(tmp_path):
     a, b = make_part(tmp_path / "gpu0", [11, 22]), make_part(tmp_path / "gpu1", [33, 44], speed=0.7)
-    store.merge_stores([a.results_path, b.results_path], tmp_path / "m")
+    merging.merge_stores([a.results_path, b.results_path], tmp_path / "m")
     lines = [json.loads(l) for l in (tmp_path / "m" / "manifest.jsonl").read_text().splitlines()]
     per_source = [len((c.results_path / "manifest.jsonl").read_text().splitlines()) for c in (a, b)]
     assert len(lines) == sum(per_source) + 1
@@ -96,7 +96,7 @@ def test_manifest_records_where_each_line_came_from(tmp_path):
 
 def test_identical_copies_are_taken_once(tmp_path):
     a, b = make_part(tmp_path / "gpu0", [11, 22]), make_part(tmp_path / "gpu1", [22, 33])  # subject 22 run twice, same rows
-    report = store.merge_stores([a.results_path, b.results_path], tmp_path / "m")
+    report = merging.merge_stores([a.results_path, b.results_path], tmp_path / "m")
     preds = pd.read_csv(tmp_path / "m" / "predictions_pas_icl_papi.csv")
     assert preds["subject"].tolist() == [11, 11, 22, 22, 33, 33] and report.subjects["predictions_pas_icl_papi"] == 3
     lines = (tmp_path / "m" / "manifest.jsonl").read_text().splitlines()
@@ -106,7 +106,7 @@ def test_identical_copies_are_taken_once(tmp_path):
 def test_conflicting_rows_name_both_stores(tmp_path):
     a, b = make_part(tmp_path / "gpu0", [11, 22]), make_part(tmp_path / "gpu1", [22, 33], shift=0.2)
     with pytest.raises(PalignError) as err:
-        store.merge_stores([a.results_path, b.results_path], tmp_path / "m")
+        merging.merge_stores([a.results_path, b.results_path], tmp_path / "m")
     message = str(err.value)
     assert "predictions_pas_icl_papi.csv: subject 22" in message and "item=i4" in message
     assert str(a.results_path) in message and str(b.results_path) in message and "disjoint `subjects`" in message
@@ -117,7 +117,7 @@ def test_other_model_refused(tmp_path):
     a = make_part(tmp_path / "gpu0", [11, 22])
     b = make_part(tmp_path / "gpu1", [33, 44], model_id="meta-llama/Meta-Llama-3-8B-Instruct")
     with pytest.raises(PalignError, match="different model_ids"):
-        store.merge_stores([a.results_path, b.results_path], tmp_path / "m")
+        merging.merge_stores([a.results_path, b.results_path], tmp_path / "m")
 
 
 def test_other_revision_refused(tmp_path):
@@ -125,50 +125,50 @@ def test_other_revision_refused(tmp_path):
     path = b.results_path / "manifest.jsonl"
     path.write_text(path.read_text().replace('"rev1"', '"rev2"'))
     with pytest.raises(PalignError, match="different revisions of the model"):
-        store.merge_stores([a.results_path, b.results_path], tmp_path / "m")
+        merging.merge_stores([a.results_path, b.results_path], tmp_path / "m")
 
 
 def test_other_commit_is_a_note(tmp_path):
     a, b = make_part(tmp_path / "gpu0", [11, 22]), make_part(tmp_path / "gpu1", [33, 44])
-    assert not any("git commit" in n for n in store.merge_stores([a.results_path, b.results_path], tmp_path / "m1").notes)
+    assert not any("git commit" in n for n in merging.merge_stores([a.results_path, b.results_path], tmp_path / "m1").notes)
     lines = [json.loads(l) for l in (b.results_path / "manifest.jsonl").read_text().splitlines()]
     (b.results_path / "manifest.jsonl").write_text("".join(json.dumps({**l, "git_commit": "0" * 40}) + "\n" for l in lines))
-    report = store.merge_stores([a.results_path, b.results_path], tmp_path / "m2")
+    report = merging.merge_stores([a.results_path, b.results_path], tmp_path / "m2")
     assert any("different git commits" in n for n in report.notes)
 
 
 def test_parameters_that_must_agree(tmp_path):
     a, b = make_part(tmp_path / "gpu0", [11, 22]), make_part(tmp_path / "gpu1", [33, 44], top_k=16)
     with pytest.raises(PalignError, match=r"top_k: 24 in .*gpu0.*, 16 in .*gpu1"):
-        store.merge_stores([a.results_path, b.results_path], tmp_path / "m")
+        merging.merge_stores([a.results_path, b.results_path], tmp_path / "m")
 
 
 def test_shared_artefacts_must_agree(tmp_path):
     a, b = make_part(tmp_path / "gpu0", [11, 22]), make_part(tmp_path / "gpu1", [33, 44])
     np.savez(b.results_path / "activations" / "contrast-k.npz", acts=ACTS, items=np.array(["i1", "i2"]), key=np.array("k"))
-    store.merge_stores([a.results_path, b.results_path], tmp_path / "m1")  # other bytes, same arrays: fine
+    merging.merge_stores([a.results_path, b.results_path], tmp_path / "m1")  # other bytes, same arrays: fine
     activations.save_activations(b.results_path / "activations" / "contrast-k.npz", ACTS + 1, ["i1", "i2"], "k")
     with pytest.raises(PalignError, match="activations/contrast-k.npz differs .* capture once"):
-        store.merge_stores([a.results_path, b.results_path], tmp_path / "m2")
+        merging.merge_stores([a.results_path, b.results_path], tmp_path / "m2")
     c = make_part(tmp_path / "gpu2", [55])
     store.save_table(c, "trivial_scores", TRIVIAL.assign(score=[1.0, 2.0]), chapter="02_dataset_splits")
     with pytest.raises(PalignError, match="trivial_scores.csv differs"):
-        store.merge_stores([a.results_path, c.results_path], tmp_path / "m3")
+        merging.merge_stores([a.results_path, c.results_path], tmp_path / "m3")
     splits = {**SPLITS, "validation": ["i2"]}
     store.save_json(c, "splits", splits, chapter="02_dataset_splits")
     with pytest.raises(PalignError, match="splits.json: 'validation' differs"):
-        store.merge_stores([a.results_path, c.results_path], tmp_path / "m4")
+        merging.merge_stores([a.results_path, c.results_path], tmp_path / "m4")
 
 
 def test_bad_input(tmp_path):
     a, b = make_part(tmp_path / "gpu0", [11, 22]), make_part(tmp_path / "gpu1", [33, 44])
     with pytest.raises(PalignError, match="not a results store"):
-        store.merge_stores([a.results_path, tmp_path], tmp_path / "m")
+        merging.merge_stores([a.results_path, tmp_path], tmp_path / "m")
     with pytest.raises(PalignError, match="at least two different stores"):
-        store.merge_stores([a.results_path, a.results_path], tmp_path / "m")
+        merging.merge_stores([a.results_path, a.results_path], tmp_path / "m")
     (tmp_path / "m").mkdir()
     with pytest.raises(PalignError, match="merge into a new folder"):
-        store.merge_stores([a.results_path, b.results_path], tmp_path / "m")
+        merging.merge_stores([a.results_path, b.results_path], tmp_path / "m")
 
 
 def test_cli_merges_results_folders(tmp_path, capsys):

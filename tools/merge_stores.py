@@ -6,7 +6,7 @@ Each source is a results folder as the chapters' ``results_dir`` parameter named
 it is merged: ``<model>/<inventory>``), or one store folder ``<results_dir>/<model>/<inventory>``.
 Every source must hold the same stores. ``--out`` is a new results folder: the merged stores land
 at ``<out>/<model>/<inventory>``, so a chapter run with ``-p results_dir <out>`` reads them. The
-rules (what must agree, what is concatenated) are those of ``palign_nb.store.merge_stores``;
+rules (what must agree, what is concatenated) are those of ``palign_nb.merging.merge_stores``;
 ``book/full_scale.md`` shows the whole split run.
 """
 
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from palign_nb.errors import PalignError
-from palign_nb.store import merge_stores
+from palign_nb.merging import merge_stores
 
 
 def find_stores(path: Path) -> dict[str, Path]:

@@ -1,0 +1,132 @@
+"""The chapter context: one object per executed chapter that holds its run and records what it found.
+
+Every chapter's first code cell after ``parameters`` is::
+
+    ch = palign_nb.chapter("05_pas", globals())
+
+It reads the parameters the chapter declares (the names in its ``parameters`` cell, with the values
+papermill injected), builds and checks the :class:`~palign_nb.config.RunConfig`, seeds every
+generator and starts the chapter's clock. It then gives the chapter, in one place:
+
+* ``ch.cfg`` and ``ch.params`` (every declared parameter by name);
+* ``ch.splits`` and ``ch.subjects``: chapter 02's split and the run's subjects, resolved once;
+* ``ch.model``: the model, loaded on first use;
+* ``ch.record(key, value)`` / ``ch.finding(key, text)``: a number or a sentence glued for the prose;
+* ``ch.path(kind, name)``: where personas, activations and adapters live in the results store;
+* ``ch.done()``: the chapter's measured runtime and machine, glued for its intro.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .config import RunConfig, machine_description, runtime_minutes, setup
+from .errors import PalignError
+from .paths import repo_root  # noqa: F401  (re-exported for tests)
+
+#: The RunConfig fields a chapter may declare; every other parameter goes to ``cfg.extra``.
+CONFIG_FIELDS = ("model_id", "device", "dtype", "inventory", "keying", "n_subjects", "subjects", "seed", "results_dir")
+#: The kinds of files a chapter keeps in the results store besides its tables: folder per kind.
+STORE_FOLDERS = {"persona": "personas", "activations": "activations", "adapter": "adapters"}
+
+
+def declared_parameter_names(notebook: Path) -> list[str]:
+    """The names assigned in a notebook's ``parameters`` cell, in order."""
+    cells = json.loads(notebook.read_text())["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise PalignError(f"{notebook.name} needs exactly one cell tagged `parameters`, found {len(tagged)}.")
+    names = []
+    for stmt in ast.parse("".join(tagged[0]["source"])).body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+class Chapter:
+    """One chapter's run: its parameters, config, data choices, model and records."""
+
+    def __init__(self, name: str, params: dict[str, Any]) -> None:
+        self.name = name
+        self.number = name[:2]
+        self.params = dict(params)
+        fields = {k: v for k, v in params.items() if k in CONFIG_FIELDS}
+        extra = {k: v for k, v in params.items() if k not in CONFIG_FIELDS}
+        self.cfg = RunConfig(**fields, extra=extra)
+        setup(self.cfg)
+
+    # --- data choices made once -------------------------------------------------------------
+    @cached_property
+    def splits(self) -> dict:
+        """Chapter 02's splits (known, validation and test items; test subjects) from the store."""
+        from .store import require_json
+
+        return require_json(self.cfg, "splits", produced_by="02_dataset_splits")
+
+    @cached_property
+    def subjects(self) -> list:
+        """The subjects this run aligns: ``subjects`` if given, else the first ``n_subjects`` of the split."""
+        from .splits import run_subjects
+
+        return run_subjects(self.splits, self.cfg.n_subjects, self.cfg.subjects)
+
+    @cached_property
+    def model(self):
+        """The model and tokenizer (:class:`~palign_nb.models.LoadedModel`), loaded on first use."""
+        from .models import load_model
+
+        return load_model(self.cfg.model_id, self.cfg.device, self.cfg.dtype)
+
+    # --- records for the prose --------------------------------------------------------------
+    def _key(self, key: str) -> str:
+        if not key.startswith(f"c{self.number}_"):
+            raise PalignError(f"glue key {key!r}: chapter {self.name} records keys that start with 'c{self.number}_'.")
+        return key
+
+    def record(self, key: str, value: Any) -> Any:
+        """Glue a plain number or string for ``{glue:text}`` in the prose; returns the value."""
+        from myst_nb import glue
+
+        plain = value.item() if hasattr(value, "item") else value
+        glue(self._key(key), plain, display=False)
+        return plain
+
+    def finding(self, key: str, text: str) -> str:
+        """Glue a sentence chosen by the run's numbers (see :mod:`palign_nb.findings`) for ``{glue:md}``."""
+        from IPython.display import Markdown
+        from myst_nb import glue
+
+        glue(self._key(key), Markdown(text), display=False)
+        return text
+
+    def done(self) -> float:
+        """Glue the chapter's measured runtime (minutes) and machine, quoted in its intro; returns the minutes."""
+        minutes = runtime_minutes()
+        self.record(f"c{self.number}_runtime_min", minutes)
+        self.record(f"c{self.number}_machine", machine_description(self.cfg.device))
+        return minutes
+
+    # --- the results store ------------------------------------------------------------------
+    def path(self, kind: str, name: str) -> Path:
+        """Where a ``persona``, ``activations`` file or ``adapter`` folder called ``name`` lives in the store."""
+        if kind not in STORE_FOLDERS:
+            raise PalignError(f"kind={kind!r}: the store keeps {', '.join(STORE_FOLDERS)}.")
+        folder = self.cfg.results_path / STORE_FOLDERS[kind]
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
+
+def chapter(name: str, namespace: dict[str, Any]) -> Chapter:
+    """The context of chapter ``name`` (e.g. ``"05_pas"``), from the parameters it declares in ``namespace``."""
+    notebook = repo_root() / "notebooks" / f"{name}.ipynb"
+    if not notebook.exists():
+        raise PalignError(f"chapter({name!r}): no notebooks/{name}.ipynb; give the notebook's file name without .ipynb.")
+    names = declared_parameter_names(notebook)
+    missing = [n for n in names if n not in namespace]
+    if missing:
+        raise PalignError(f"chapter({name!r}): run the parameters cell first (not defined: {', '.join(missing)}).")
+    return Chapter(name, {n: namespace[n] for n in names})

@@ -1,0 +1,71 @@
+"""The chapter context (palign_nb.context), the methods registry (palign_nb.methods) and the predictions API of the store."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from palign_nb import context, methods, store
+from palign_nb.config import RunConfig
+from palign_nb.errors import PalignError, StoreMissing
+from test_hygiene import declared_parameters, toc_notebooks
+
+import nbformat
+
+
+def declared(name: str) -> dict:
+    return declared_parameters(nbformat.read(context.repo_root() / "notebooks" / f"{name}.ipynb", as_version=4))
+
+
+@pytest.mark.parametrize("notebook", toc_notebooks(), ids=lambda p: p.stem)
+def test_the_context_reads_exactly_the_declared_parameters(notebook):
+    assert context.declared_parameter_names(notebook) == list(declared(notebook.stem))
+
+
+def test_chapter_splits_config_and_extra_and_checks_keys(tmp_path):
+    params = declared("05_pas") | {"results_dir": str(tmp_path), "top_k": 7}
+    ch = context.chapter("05_pas", {**params, "unrelated": 1})
+    assert ch.cfg.results_dir == str(tmp_path) and ch.cfg.extra["top_k"] == 7 and "unrelated" not in ch.params
+    assert "model_id" not in ch.cfg.extra
+    with pytest.raises(PalignError, match="start with 'c05_'"):
+        ch.record("c06_x", 1)
+    assert ch.path("persona", "pas_icl_papi_1") == ch.cfg.results_path / "personas" / "pas_icl_papi_1"
+    with pytest.raises(PalignError, match="the store keeps"):
+        ch.path("weights", "x")
+    with pytest.raises(StoreMissing, match="02_dataset_splits"):
+        ch.splits
+    assert ch.done() >= 0
+
+
+def test_chapter_refuses_a_missing_parameter_and_an_unknown_chapter():
+    with pytest.raises(PalignError, match="run the parameters cell first"):
+        context.chapter("05_pas", {"model_id": "x"})
+    with pytest.raises(PalignError, match="no notebooks/05_pass.ipynb"):
+        context.chapter("05_pass", {})
+
+
+def test_registry_names_every_table_once():
+    names = [m.table(k) for m in methods.METHODS for k in ("papi", "literal")]
+    assert methods.table_name("dpo", "literal") == "predictions_dpo_literal"
+    assert methods.table_name("no_alignment", "literal") == "predictions_no_alignment"
+    assert len(set(names)) == len({(m.key, k if m.keyed else "") for m in methods.METHODS for k in ("papi", "literal")})
+    assert methods.method("pas_icl").writer("sd3") == "08_dark_triad"
+    assert all(m.sd3 for m in methods.methods_for("sd3"))
+    with pytest.raises(PalignError, match="registered: no_alignment"):
+        methods.method("ppo")
+
+
+def test_predictions_round_trip_in_one_shape(tmp_path):
+    cfg = RunConfig(results_dir=str(tmp_path))
+    table = pd.DataFrame({"subject": ["3", "3"], "item": ["i1", "i99"], "predicted": [5, 1],
+                          "trait": ["N", "A"], "stored": [5, 5]})
+    with pytest.raises(PalignError, match="registered writer for ipip is 07_preference_baselines"):
+        store.save_predictions(cfg, "dpo", table, chapter="05_pas")
+    with pytest.raises(PalignError, match="lack the columns"):
+        store.save_predictions(cfg, "dpo", table.drop(columns="stored"), chapter="07_preference_baselines")
+    assert store.save_predictions(cfg, "dpo", table, chapter="07_preference_baselines", keying="literal") == "predictions_dpo_literal"
+    back = store.load_predictions(cfg, "dpo", "literal")
+    assert back["subject"].tolist() == [3, 3]
+    assert back["target"].tolist() == [5, 1]  # literal targets: the minus-keyed i99's stored 5 was a literal 1
+    with pytest.raises(StoreMissing, match="07_preference_baselines"):
+        store.load_predictions(cfg, "dpo", "papi")
