@@ -73,9 +73,12 @@ def align_subject(
     lm: LoadedModel, acts: np.ndarray, act_items: list[str], answers: pd.Series, known: list[str],
     validation: list[str], inventory: Inventory, keying: str, system: str, top_k: int = 24,
     alphas: tuple[float, ...] = PAPER_ALPHAS, refine: bool = False, seed: int = 0,
-    direction: str = "mass_mean", batch_size: int = 16, probe_solver: str = "sklearn",
+    direction: str = "mass_mean", batch_size: int = 16, probe_solver: str = "sklearn", alpha_criterion: str = "argmax",
 ) -> SubjectPAS:
-    """Fit a subject's persona on ``known`` and choose alpha on ``validation`` (never on test items)."""
+    """Fit a subject's persona on ``known`` and choose alpha on ``validation`` (never on test items).
+
+    ``alpha_criterion``: how an alpha is judged on the validation items (:data:`palign_nb.pas.ALPHA_CRITERIA`;
+    ``argmax`` is the paper's)."""
     if not validation:
         raise PalignError("align_subject needs validation items to choose alpha; carve some with splits.carve_validation.")
     start = time.perf_counter()
@@ -86,7 +89,8 @@ def align_subject(
     traits = inventory.items.loc[validation, "trait"].to_numpy()
     start = time.perf_counter()
     alpha, trials = search_alpha(lambda a: score_steered(lm, persona, a, system, validation, inventory, batch_size),
-                                 val_targets, traits, alphas, refine=refine)
+                                 val_targets, traits, alphas, refine=refine, criterion=alpha_criterion)
     persona.alpha = alpha
-    persona.meta.update({"keying": keying, "known": known, "validation": validation, "alphas": list(alphas), "refine": refine})
+    persona.meta.update({"keying": keying, "known": known, "validation": validation, "alphas": list(alphas), "refine": refine,
+                         "alpha_criterion": alpha_criterion})
     return SubjectPAS(persona, probes, trials, {"probe_fit": probe_s, "alpha_search": time.perf_counter() - start})

@@ -30,29 +30,61 @@ from .models import LoadedModel
 PAPER_ALPHAS: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0)
 
 
+#: The directions :func:`head_directions` builds.
+DIRECTION_KINDS = ("mass_mean", "probe", "letter_removed")
+
+
+def letter_vectors(X: np.ndarray, heads: list[tuple[int, int]]) -> np.ndarray:
+    """The mean "A minus E" completion vector of each head, (K, d_head).
+
+    ``X`` holds the rows of :func:`palign_nb.probing.probe_dataset`: each item's "A" completion, then its
+    "E" completion. This vector is what tells the two letters apart whatever the subject answered.
+    """
+    return np.stack([(X[0::2, layer, head] - X[1::2, layer, head]).mean(0) for layer, head in heads])
+
+
+def _unit(vec: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(vec)
+    return vec / norm if norm > 0 else vec
+
+
 def head_directions(
     X: np.ndarray, y: np.ndarray, heads: list[tuple[int, int]], kind: str = "mass_mean", coef: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unit direction and sigma for each chosen head.
 
     ``X``: (n_samples, n_layers, n_heads, d_head), ``y``: (n_samples,) 1 = matches the subject.
-    ``kind``: ``mass_mean`` (the paper's code: mean of label-1 minus mean of label-0) or ``probe``
-    (the probe's weight vector, ``coef``: (n_layers, n_heads, d_head)). Returns ``theta`` (K, d_head)
-    and ``sigma`` (K,), the standard deviation of all samples projected on theta.
+    ``kind``: ``mass_mean`` (the paper's code: mean of label-1 minus mean of label-0), ``probe``
+    (the probe's weight vector, ``coef``: (n_layers, n_heads, d_head)) or ``letter_removed`` (the
+    book's balanced variant: the mass-mean direction minus its component along the head's mean "A
+    minus E" vector, :func:`letter_vectors`; for a subject who agrees with every known statement the
+    mass mean *is* that letter vector, and nothing is left). Returns ``theta`` (K, d_head) and
+    ``sigma`` (K,), the standard deviation of all samples projected on theta (0 for a zero direction).
     """
-    if kind not in ("mass_mean", "probe"):
-        raise PalignError(f"Unknown direction kind {kind!r}: use 'mass_mean' or 'probe'.")
+    if kind not in DIRECTION_KINDS:
+        raise PalignError(f"Unknown direction kind {kind!r}: use one of {', '.join(DIRECTION_KINDS)}.")
     if kind == "probe" and coef is None:
         raise PalignError("kind='probe' needs the probes' `coef` (ProbeResult.coef).")
+    letters = letter_vectors(X, heads) if kind == "letter_removed" else None
     thetas, sigmas = [], []
-    for layer, head in heads:
+    for k, (layer, head) in enumerate(heads):
         acts = X[:, layer, head]
-        vec = acts[y == 1].mean(0) - acts[y == 0].mean(0) if kind == "mass_mean" else coef[layer, head]
-        norm = np.linalg.norm(vec)
-        theta = vec / norm if norm > 0 else vec
+        vec = acts[y == 1].mean(0) - acts[y == 0].mean(0) if kind != "probe" else coef[layer, head]
+        if letters is not None:
+            letter = _unit(letters[k])
+            vec = vec - (vec @ letter) * letter
+        theta = _unit(vec)
         thetas.append(theta)
         sigmas.append(float(np.std(acts @ theta)))
     return np.array(thetas, dtype=np.float32), np.array(sigmas, dtype=np.float32)
+
+
+def letter_cosine(X: np.ndarray, y: np.ndarray, heads: list[tuple[int, int]]) -> np.ndarray:
+    """Cosine between each head's mass-mean direction and its mean "A minus E" vector, (K,): near 1 means
+    the direction mostly says "answer A" (or E), not anything about the subject."""
+    mass_mean, _ = head_directions(X, y, heads, "mass_mean")
+    letters = np.stack([_unit(v) for v in letter_vectors(X, heads)])
+    return (mass_mean * letters).sum(1)
 
 
 @dataclass
@@ -117,6 +149,11 @@ def composite_error(predicted: np.ndarray, targets: np.ndarray, traits: np.ndarr
     return float(err.groupby(np.asarray(traits)).mean().sum())
 
 
+#: How :func:`search_alpha` judges an alpha on the validation items: the paper's composite error of the
+#: argmax letters, the expected absolute error under the option distribution, or the ranked probability score.
+ALPHA_CRITERIA = {"argmax": ["composite", "expected"], "expected": ["expected"], "rps": ["rps"]}
+
+
 def search_alpha(
     evaluate: Callable[[float], pd.DataFrame],
     targets: np.ndarray,
@@ -125,14 +162,24 @@ def search_alpha(
     refine: bool = False,
     bounds: tuple[float, float] = (0.0, 10.0),
     refine_steps: int = 8,
+    criterion: str = "argmax",
 ) -> tuple[float, pd.DataFrame]:
-    """Choose alpha by the composite error on the items ``evaluate(alpha)`` scores (validation items!).
+    """Choose alpha on the items ``evaluate(alpha)`` scores (validation items!).
 
-    ``evaluate(alpha)`` returns an option table (p_A..p_E, predicted) for those items. The grid is
-    scored first (ties go to the smaller alpha, so alpha = 0 wins unless steering helps); with
-    ``refine``, a golden-section search on ``bounds`` minimises the *expected* error (smooth in alpha)
-    around the best grid point. Returns the chosen alpha and one row per alpha tried.
+    ``evaluate(alpha)`` returns an option table (p_A..p_E, predicted) for those items. Every trial
+    records the composite error of the argmax letters (the paper's), the expected error and the RPS
+    (each a sum over traits of per-trait means); ``criterion`` (:data:`ALPHA_CRITERIA`) says which one
+    chooses. The grid is scored first (ties go to the smaller alpha, so alpha = 0 wins unless steering
+    helps); with ``refine``, a golden-section search on ``bounds`` minimises the criterion's smooth
+    measure (expected error, or RPS) around the best grid point. Returns the chosen alpha and one row per
+    alpha tried.
     """
+    from .readouts import ranked_probability_score
+
+    if criterion not in ALPHA_CRITERIA:
+        raise PalignError(f"alpha criterion {criterion!r}: use one of {', '.join(ALPHA_CRITERIA)}.")
+    order = ALPHA_CRITERIA[criterion] + ["alpha"]
+    smooth = "rps" if criterion == "rps" else "expected"
     targets = np.asarray(targets)
     if np.any(targets <= 0):
         keep = targets > 0
@@ -145,31 +192,32 @@ def search_alpha(
         table = evaluate(alpha)
         probs = table[[f"p_{x}" for x in "ABCDE"]].to_numpy()
         row = {"alpha": float(alpha), "composite": composite_error(table["predicted"].to_numpy(), targets, traits),
-               "expected": float(pd.Series(expected_error(probs, targets)).groupby(traits).mean().sum())}
+               "expected": float(pd.Series(expected_error(probs, targets)).groupby(traits).mean().sum()),
+               "rps": float(pd.Series(ranked_probability_score(probs, targets)).groupby(traits).mean().sum())}
         rows.append(row)
         return row
 
     for alpha in alphas:
         run(alpha)
     if refine:
-        best = min(rows, key=lambda r: (r["composite"], r["expected"], r["alpha"]))["alpha"]
+        best = min(rows, key=lambda r: tuple(r[c] for c in order))["alpha"]
         grid = sorted(set(alphas) | {bounds[0], bounds[1]})
         i = grid.index(best) if best in grid else 0
         lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
         golden = (math.sqrt(5) - 1) / 2
         a, b = lo + (1 - golden) * (hi - lo), lo + golden * (hi - lo)
-        fa, fb = run(a)["expected"], run(b)["expected"]
+        fa, fb = run(a)[smooth], run(b)[smooth]
         for _ in range(max(refine_steps - 2, 0)):
             if fa <= fb:
                 hi, b, fb = b, a, fa
                 a = lo + (1 - golden) * (hi - lo)
-                fa = run(a)["expected"]
+                fa = run(a)[smooth]
             else:
                 lo, a, fa = a, b, fb
                 b = lo + golden * (hi - lo)
-                fb = run(b)["expected"]
+                fb = run(b)[smooth]
     trials = pd.DataFrame(rows)
-    best_row = trials.sort_values(["composite", "expected", "alpha"]).iloc[0]
+    best_row = trials.sort_values(order).iloc[0]
     return float(best_row["alpha"]), trials
 
 

@@ -190,3 +190,48 @@ def test_chosen_alpha_and_heads_ignore_test_answers(tokenizer):
     assert first.persona.heads == second.persona.heads
     assert first.persona.alpha == second.persona.alpha
     pd.testing.assert_frame_equal(first.trials, second.trials)
+
+
+def test_letter_removed_direction_drops_what_only_says_answer_a():
+    rng = np.random.default_rng(0)
+    n_items, d = 40, 8
+    letter = np.zeros(d)
+    letter[0] = 3.0  # every "A" completion sits 3 units further along axis 0 than its "E" completion
+    content = rng.normal(size=(n_items, d))
+    agreement = np.zeros((n_items, d))
+    agreement[:, 1] = content[:, 1]  # how much "A" to this statement differs from "E" beyond the letter
+    acts = np.stack([content + (letter + agreement) / 2, content - (letter + agreement) / 2], axis=1)[:, :, None, None, :]
+    one_sided = np.full(n_items, 5)  # agrees with everything: "A" always matches
+    X, y, _ = probing.probe_dataset(acts, one_sided)
+    mass, _ = pas.head_directions(X, y, [(0, 0)], "mass_mean")
+    removed, sigma = pas.head_directions(X, y, [(0, 0)], "letter_removed")
+    assert pas.letter_cosine(X, y, [(0, 0)])[0] > 0.9  # the paper's direction is mostly the letter axis
+    assert np.allclose(removed, 0, atol=1e-5) and sigma[0] == 0  # one-sided: the mass mean IS the letter vector
+    # a subject whose answers follow a content axis keeps that axis once the letter is removed
+    values = np.where(content[:, 1] > 0, 5, 1)
+    X, y, _ = probing.probe_dataset(acts, values)
+    removed, _ = pas.head_directions(X, y, [(0, 0)], "letter_removed")
+    letter_unit = pas.letter_vectors(X, [(0, 0)])[0] / np.linalg.norm(pas.letter_vectors(X, [(0, 0)])[0])
+    assert abs(removed[0] @ letter_unit) < 1e-5 and abs(removed[0, 1]) > 0.5
+    with pytest.raises(PalignError, match="letter_removed"):
+        pas.head_directions(X, y, [(0, 0)], "balanced")
+
+
+def test_alpha_criteria_judge_the_same_trials_differently():
+    targets, traits = np.array([5, 5, 1, 1]), np.array(["A", "A", "C", "C"])
+
+    def table(p_rows, predicted):
+        return pd.DataFrame(p_rows, columns=[f"p_{x}" for x in "ABCDE"]).assign(predicted=predicted)
+
+    # alpha 0: sure answers, right on 2 items and 4 off on 2; alpha 1: every argmax 3 off, yet 45 % of the
+    # mass sits on each target (a lower expected error and RPS, a higher argmax error)
+    by_alpha = {
+        0.0: table([[1, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1], [1, 0, 0, 0, 0]], [5, 1, 1, 5]),
+        1.0: table([[.45, 0, 0, .55, 0], [.45, 0, 0, .55, 0], [0, .55, 0, 0, .45], [0, .55, 0, 0, .45]], [2, 2, 4, 4]),
+    }
+    chosen = {c: pas.search_alpha(by_alpha.__getitem__, targets, traits, (0.0, 1.0), criterion=c)[0] for c in pas.ALPHA_CRITERIA}
+    assert chosen == {"argmax": 0.0, "expected": 1.0, "rps": 1.0}
+    _, trials = pas.search_alpha(by_alpha.__getitem__, targets, traits, (0.0, 1.0))
+    assert {"composite", "expected", "rps"} <= set(trials)
+    with pytest.raises(PalignError, match="argmax, expected, rps"):
+        pas.search_alpha(by_alpha.__getitem__, targets, traits, (0.0,), criterion="median")
