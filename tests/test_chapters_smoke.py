@@ -5,6 +5,9 @@ ONE temporary results directory, so a later chapter reads what an earlier one st
 the book. After each run, the scalars the chapter glued (`myst_nb.glue`) are read back from the
 executed notebook and checked: there is at least one, every numeric one is finite, and every one
 listed in CHECKS lies in its range. Executed copies are kept in test-artifacts/ for inspection.
+
+After the chapters, chapter 09's outcome sentences are checked against the numbers they judge, on the
+smoke run and on two copies of its store rewritten to opposite outcomes (tests/test_outcome_sentences.py).
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ import pytest
 import yaml
 
 from test_hygiene import ROOT, toc_notebooks
+from test_outcome_sentences import best_named, contradictions, parse_count, read_scraps, synthetic_store
 
 SMOKE = ROOT / "params" / "smoke.yaml"
 ARTIFACTS = ROOT / "test-artifacts"
 CHAPTERS = [nb for nb in toc_notebooks() if nb.exists()]
+#: The chapters this session ran without failing, by stem: their executed copies (read by the tests after the run).
+EXECUTED: dict[str, Path] = {}
 
 # Chapter-specific checks on glued scalars, for notebook authors to extend:
 #   "NN_chapter": {"glue_key": (low, high), ...}   bounds inclusive, for the SMOKE parameters.
@@ -246,3 +252,55 @@ def test_chapter(nb: Path, smoke_params: dict):
     for name, expected in TEXT_CHECKS.get(nb.stem, {}).items():
         assert name in scraps, f"{nb.stem} did not glue {name!r} (listed in TEXT_CHECKS)"
         assert ast.literal_eval(scraps[name]) == expected, f"{name} = {scraps[name]!r}, expected {expected!r}"
+    EXECUTED[nb.stem] = out
+
+
+# --- chapter 09's outcome sentences, on the smoke run and on opposite outcomes (issue 15) -------------
+
+VERDICTS = ("c09_verdict_icl", "c09_verdict_dpo", "c09_verdict_grpo")
+
+
+def _executed_09() -> Path:
+    if "09_results" not in EXECUTED:
+        pytest.skip("chapter 09 did not run in this session: run the chapter smoke tests (all of them, in order) first")
+    return EXECUTED["09_results"]
+
+
+def test_chapter_09_sentences_agree_with_the_smoke_numbers():
+    """Every sentence chapter 09 glued as an outcome of the smoke run agrees with the numbers it judges."""
+    problems = contradictions(read_scraps(_executed_09()))
+    assert not problems, "chapter 09 says what its numbers do not:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("pas_best", [True, False], ids=["pas-best", "pas-worst"])
+def test_chapter_09_sentences_follow_opposite_outcomes(pas_best: bool, store: Path, smoke_params: dict, tmp_path: Path):
+    """Chapter 09 on a copy of the smoke store rewritten so that PAS is best (or worst) on six subjects.
+
+    Its sentences must agree with its numbers and flip with the outcome: the best method, the three
+    "PAS beats ..." verdicts, how many methods beat always C, the data-efficiency curves, and whether a
+    difference can be significant (six subjects: yes).
+    """
+    import papermill as pm
+
+    _executed_09()
+    synthetic = synthetic_store(store, tmp_path / "results", pas_best=pas_best)
+    nb, out = ROOT / "notebooks" / "09_results.ipynb", tmp_path / "09_results.ipynb"
+    pm.execute_notebook(str(nb), str(out), parameters=smoke_params | {"results_dir": str(synthetic)},
+                        kernel_name="python3", cwd=str(nb.parent), execution_timeout=600, progress_bar=False)
+    glued = read_scraps(out)
+    problems = contradictions(glued)
+    assert not problems, "chapter 09 says what its numbers do not:\n  " + "\n  ".join(problems)
+
+    named, _ = best_named(glued["c09_best_finding"])
+    k, n = parse_count(glued["c09_beat_c_finding"])
+    assert glued["c09_n_subjects"] == 6 and glued["c09_significance_finding"].startswith("a difference can reach")
+    if pas_best:
+        assert named == ["PAS + prompt"]
+        assert all(glued[key] == "reproduces" for key in VERDICTS), {key: glued[key] for key in VERDICTS}
+        assert k == 1, glued["c09_beat_c_finding"]
+        assert "PAS with the prompt improves" in glued["c09_eff_finding"] and "few-shot worsens" in glued["c09_eff_finding"]
+    else:
+        assert "PAS + prompt" not in named and len(named) == n - 1
+        assert all(glued[key] == "does not reproduce" for key in VERDICTS), {key: glued[key] for key in VERDICTS}
+        assert k == n - 1, glued["c09_beat_c_finding"]
+        assert "PAS with the prompt worsens" in glued["c09_eff_finding"] and "few-shot improves" in glued["c09_eff_finding"]
