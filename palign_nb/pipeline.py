@@ -17,11 +17,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .alignment import align_subject, score_steered, shown_values
+from .alignment import align_subject, fit_persona, score_steered, shown_values
 from .inventories import Inventory
 from .metrics import subject_predictions
 from .models import LoadedModel
-from .pas import PAPER_ALPHAS, Persona
+from .pas import PAPER_ALPHAS, Persona, search_alpha
 from .probing import MIN_USABLE, contrast_labels
 from .preference import TrainResult, TrainSettings, merged, preference_pairs, reward_prompts, train_dpo, train_grpo
 from .prompting import score_items
@@ -53,13 +53,15 @@ def run_pas(
     lm: LoadedModel, acts: np.ndarray, act_items: list[str], answers: pd.DataFrame, subjects: list, method: str,
     system_of: Callable[[object], str], known: list[str], validation: list[str], items: list[str],
     inventory: Inventory, keying: str, top_k: int = 24, alphas: tuple[float, ...] = PAPER_ALPHAS,
-    seed: int = 0, batch_size: int = 16, probe_solver: str = "sklearn",
+    seed: int = 0, batch_size: int = 16, probe_solver: str = "sklearn", direction: str = "mass_mean",
+    refine: bool = False, alpha_criterion: str = "argmax",
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[object, Persona]]:
     """PAS per subject: probes on ``known``, alpha on ``validation``, then one pass over ``items``.
 
     Also returns each subject's persona (alpha set), e.g. to save with :func:`palign_nb.pas.save_persona`.
     A subject with fewer than ``MIN_USABLE`` decided known answers (not 3, not missing) cannot be
     probed: it gets the prompt alone (alpha 0), marked ``fallback=True`` in its rows, and no persona.
+    ``direction``, ``refine`` and ``alpha_criterion`` are those of :func:`palign_nb.alignment.align_subject`.
     """
     tables, timings, personas = [], [], {}
     for s in subjects:
@@ -72,7 +74,8 @@ def run_pas(
             tables.append(subject_predictions(s, scored, answers, inventory).assign(alpha=0.0, fallback=True))
             continue
         fit = align_subject(lm, acts, act_items, answers.loc[s], known, validation, inventory, keying, system,
-                            top_k=top_k, alphas=alphas, seed=seed, batch_size=batch_size, probe_solver=probe_solver)
+                            top_k=top_k, alphas=alphas, refine=refine, seed=seed, direction=direction,
+                            batch_size=batch_size, probe_solver=probe_solver, alpha_criterion=alpha_criterion)
         start = time.perf_counter()
         scored = score_steered(lm, fit.persona, fit.persona.alpha, system, items, inventory, batch_size)
         timings += [_timing(s, method, stage, sec) for stage, sec in fit.seconds.items()]
@@ -80,6 +83,35 @@ def run_pas(
         tables.append(subject_predictions(s, scored, answers, inventory).assign(alpha=fit.persona.alpha, fallback=False))
         personas[s] = fit.persona
     return pd.concat(tables, ignore_index=True), pd.DataFrame(timings), personas
+
+
+def run_pas_oracle(
+    lm: LoadedModel, acts: np.ndarray, act_items: list[str], answers: pd.DataFrame, subjects: list,
+    system_of: Callable[[object], str], known: list[str], items: list[str], inventory: Inventory, keying: str,
+    top_k: int = 24, alphas: tuple[float, ...] = PAPER_ALPHAS, seed: int = 0, batch_size: int = 16,
+    probe_solver: str = "sklearn", direction: str = "mass_mean",
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The paper's released procedure, labelled oracle: probes on all ``known`` items, every alpha scored on
+    the **test** ``items``, and the best one kept (:ref:`paper-pitfalls`).
+
+    Returns the oracle's predictions, the predictions at alpha = 0 (the same prompt unsteered: the
+    paper's few-shot baseline) and the timings. Shown only to measure how much choosing alpha on the
+    test items flatters PAS; never a held-out estimate.
+    """
+    tables, baseline, timings = [], [], []
+    traits = inventory.items.loc[items, "trait"].to_numpy()
+    for s in subjects:
+        start = time.perf_counter()
+        persona, _ = fit_persona(acts, act_items, shown_values(answers.loc[s], known, inventory, keying), known, top_k,
+                                 seed, direction, solver=probe_solver, device=lm.device)
+        by_alpha = {a: score_steered(lm, persona, a, system_of(s), items, inventory, batch_size) for a in alphas}
+        alpha, _ = search_alpha(by_alpha.__getitem__, shown_values(answers.loc[s], items, inventory, keying), traits, alphas)
+        tables.append(subject_predictions(s, by_alpha[alpha], answers, inventory).assign(alpha=alpha, fallback=False))
+        if 0.0 in by_alpha:
+            baseline.append(subject_predictions(s, by_alpha[0.0], answers, inventory))
+        timings.append(_timing(s, "pas_oracle", "total", time.perf_counter() - start))
+    return (pd.concat(tables, ignore_index=True), pd.concat(baseline, ignore_index=True) if baseline else pd.DataFrame(),
+            pd.DataFrame(timings))
 
 
 def run_preference(
