@@ -14,9 +14,9 @@ One module per idea:
 * baselines: ``preference`` (DPO and RL with TRL and PEFT), ``judging`` (open-ended answers);
 * runs: ``context`` (a chapter's run: :func:`chapter`), ``config``, ``methods`` (the registry of
   methods and their tables), ``store`` (the results store), ``merging`` (joining split runs),
-  ``pipeline`` (every subject through one method), ``results`` (reading the store back),
+  ``all_subjects`` (every subject through one method), ``results`` (reading the store back),
   ``ray_run`` (the whole book over a Ray cluster), ``paths``, ``errors``;
-* the book: ``charts``, ``checks`` (exercise checks).
+* the book: ``charts``, ``vega_render`` (the offline chart renderer), ``checks`` (exercise checks).
 
 Chapters import what they need; nothing here downloads anything.
 """

@@ -3,6 +3,7 @@
 Every chart embeds its (pre-aggregated) data in the spec, so it draws without a server and
 without Altair's row limit: callers pass counts, means or a few hundred points, never raw
 respondent tables. Charts are plain Altair objects; style or combine them further as usual.
+Importing this module enables the book's offline renderer (:mod:`palign_nb.vega_render`).
 
 Introduced in :doc:`/notebooks/01_inventories`.
 """
@@ -15,6 +16,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from . import vega_render  # noqa: F401  (importing the charts enables the book's offline renderer)
 from .errors import PalignError
 
 #: Any Altair top-level chart these functions return.
@@ -329,69 +331,6 @@ def model_option_profile(scored: pd.DataFrame) -> alt.Chart:
         )
         .properties(width=90, height=160)
     )
-
-
-# ---------------------------------------------------------------------------- rendering
-# Altair's own HTML output loads Vega from a CDN. The book's renderer draws with the Vega libraries
-# that the book page itself serves (``_static/vega/palign-vega.js``, added by book/_ext/palign_book.py
-# to every page with a chart), so the published book needs no network. Importing this module enables it.
-
-#: Options passed to vega-embed: SVG (sharp, and testable: marks are DOM nodes) and only the actions
-#: that work offline (save as SVG/PNG; no "open in the Vega editor").
-EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
-
-_BOOK_HTML = """\
-<div class="palign-vega" id="{div_id}"></div>
-<script type="text/javascript">
-(function (spec, opt) {{
-  var el = (document.currentScript && document.currentScript.previousElementSibling) || document.getElementById("{div_id}");
-  function fail(err) {{ el.textContent = "This chart could not be drawn: " + err; console.error(err); }}
-  function draw() {{ window.vegaEmbed(el, spec, opt).catch(fail); }}
-  if (window.vegaEmbed) {{ draw(); return; }}  // the book: its page has loaded _static/vega/palign-vega.js
-  // Elsewhere (JupyterLab, VS Code), load the same libraries as Altair's own renderer does.
-  var urls = {cdn};
-  (function next(i) {{
-    if (i === urls.length) {{ draw(); return; }}
-    var s = document.createElement("script");
-    s.src = urls[i]; s.onload = function () {{ next(i + 1); }};
-    s.onerror = function () {{ fail("could not load " + urls[i] + " (offline? the built book needs no network)"); }};
-    document.head.appendChild(s);
-  }})(0);
-}})({spec}, {opt});
-</script>"""
-
-
-def _script_json(value: object) -> str:
-    """JSON that is safe inside an inline <script> (no ``</script>``, no ``<!--``)."""
-    import json
-
-    return json.dumps(value, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def book_renderer(spec: dict, **metadata) -> dict[str, object]:
-    """Altair renderer of the book: HTML that draws with the Vega libraries of the page it is on.
-
-    The ``text/html`` output draws with ``window.vegaEmbed`` when the page has it (the built book
-    serves it from ``_static``: no CDN, no network) and otherwise loads Vega from the CDN that
-    Altair's default renderer uses (JupyterLab, VS Code). There is no Vega-Lite MIME output:
-    JupyterLab 4 renders Vega-Lite 5 only, and Altair 6 writes Vega-Lite 6. Enabled on import of
-    this module as the Altair renderer ``"palign"``; ``embed_options`` given to
-    ``alt.renderers.enable`` are merged into :data:`EMBED_OPTIONS`.
-    """
-    import hashlib
-
-    opt = EMBED_OPTIONS | dict(metadata.get("embed_options") or {})
-    body = _script_json(spec)
-    div_id = "palign-vega-" + hashlib.sha256(body.encode()).hexdigest()[:16]
-    cdn = [f"https://cdn.jsdelivr.net/npm/vega@{alt.VEGA_VERSION}",
-           f"https://cdn.jsdelivr.net/npm/vega-lite@{alt.VEGALITE_VERSION}",
-           f"https://cdn.jsdelivr.net/npm/vega-embed@{alt.VEGAEMBED_VERSION}"]
-    html = _BOOK_HTML.format(div_id=div_id, spec=body, opt=_script_json(opt), cdn=_script_json(cdn))
-    return {"text/html": html, "text/plain": "<Altair chart>"}
-
-
-alt.renderers.register("palign", book_renderer)
-alt.renderers.enable("palign")
 
 
 def scatter(table: pd.DataFrame, x: str, y: str, *, x_title: str | None = None, y_title: str | None = None,

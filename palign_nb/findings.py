@@ -87,3 +87,9 @@ def significance_possible(smallest_p: float, level: float = 0.05) -> str:
 def same_answer_share(share: float, letter: str) -> str:
     """How degenerate a model's answers are: the share of items that got its most common letter."""
     return f"{share_word(share)} of the items ({share:.0%}) get its most common answer, {letter}"
+
+
+def listed(names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

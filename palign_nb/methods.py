@@ -20,8 +20,9 @@ from .inventories import KEYINGS, check_name
 class Method:
     """One method: ``key`` in table names, ``label`` in tables and charts, the ``chapter`` that writes it
     for the Big Five, whether it has one table per keying (``keyed``), its row in the paper's Table 1
-    (``paper``), whether chapter 08 runs it on the Dark Triad (``sd3``), and whether chapter 09 shows it
-    only when its chapter ran it (``optional``)."""
+    (``paper``), whether chapter 08 runs it on the Dark Triad (``sd3``), whether chapter 09 compares it
+    (``compared``: False for tables a chapter keeps for itself) and whether chapter 09 shows it only when
+    its chapter ran it (``optional``)."""
 
     key: str
     label: str
@@ -30,6 +31,7 @@ class Method:
     paper: str | None = None
     sd3: bool = True
     optional: bool = False
+    compared: bool = True
 
     def table(self, keying: str = "papi") -> str:
         """The store name of this method's predictions under ``keying``."""
@@ -41,7 +43,7 @@ class Method:
         return "08_dark_triad" if inventory == "sd3" else self.chapter
 
 
-#: Every method whose predictions chapter 09 compares, in the order of its tables.
+#: Every method with a predictions table, in the order of chapter 09's tables.
 METHODS: tuple[Method, ...] = (
     Method("no_alignment", "no alignment", "03_asking_the_model", keyed=False),
     Method("icl", "few-shot (ICL)", "06_prompting_baselines", paper="Few-Shot"),
@@ -52,7 +54,14 @@ METHODS: tuple[Method, ...] = (
     Method("pas_oracle", "PAS, alpha on test (oracle)", "05_pas", sd3=False, optional=True),
     Method("dpo", "DPO", "07_preference_baselines", paper="DPO"),
     Method("grpo", "RL (GRPO)", "07_preference_baselines", paper="PPO"),
+    # kept by their chapter, not compared in chapter 09
+    Method("icl_paper", "few-shot, all known answers (the oracle at alpha 0)", "05_pas", sd3=False, compared=False),
+    Method("p2_generated", "P2, the run's model's own description", "06_prompting_baselines", keyed=False, sd3=False,
+           compared=False),
 )
+
+#: Chapter 05's data-efficiency predictions (PAS + prompt and its prompt alone per number of known answers).
+DATA_EFFICIENCY_TABLE = "predictions_data_efficiency"
 
 
 def method(key: str) -> Method:
@@ -64,9 +73,10 @@ def method(key: str) -> Method:
                       f"(registered: {', '.join(m.key for m in METHODS)}); register it there first.")
 
 
-def methods_for(inventory: str) -> tuple[Method, ...]:
-    """The methods run on ``inventory`` (``ipip``: all; ``sd3``: those chapter 08 runs)."""
-    return METHODS if inventory == "ipip" else tuple(m for m in METHODS if m.sd3)
+def methods_for(inventory: str, compared: bool = True) -> tuple[Method, ...]:
+    """The methods run on ``inventory`` (``ipip``: all; ``sd3``: those chapter 08 runs); with ``compared``,
+    only those chapter 09 compares."""
+    return tuple(m for m in METHODS if (inventory == "ipip" or m.sd3) and (m.compared or not compared))
 
 
 def table_name(key: str, keying: str = "papi") -> str:

@@ -115,11 +115,6 @@ def chapter_settings(params: dict[str, Any], seed: int) -> dict[str, TrainSettin
     }
 
 
-def method_name(base: str, keying: str) -> str:
-    """The store name of a trained method: ``dpo``/``grpo`` under the paper's keying, ``dpo_literal`` otherwise."""
-    return base if keying == "papi" else f"{base}_{keying}"
-
-
 def training_prompt(tokenizer: Any, system: str, user: str) -> str:
     """The scoring prompt as text (chat template, answer prefilled with ``Option``) for TRL.
 
@@ -307,9 +302,9 @@ def merged(lm: LoadedModel, peft_model: Any, tag: str) -> LoadedModel:
     return LoadedModel(model, lm.tokenizer, f"{lm.model_id}+{tag}", lm.revision, lm.device)
 
 
-def adapter_dir(cfg: RunConfig, method: str, subject) -> Path:
-    """Where the store keeps one subject's adapter: ``<results>/adapters/<method>/<subject>``."""
-    return cfg.results_path / "adapters" / method / str(subject)
+def adapter_dir(cfg: RunConfig, method: str, subject, keying: str = "papi") -> Path:
+    """Where the store keeps one subject's adapter: ``<results>/adapters/<method>_<keying>/<subject>``."""
+    return cfg.results_path / "adapters" / f"{method}_{keying}" / str(subject)
 
 
 def save_adapter(result: TrainResult, path: Path) -> Path:

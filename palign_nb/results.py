@@ -1,7 +1,7 @@
 """Reading the chapters' results back: which method wrote what, the paper's numbers, paired tests.
 
 Chapter 09 reads only the results store. This module knows which chapter writes which
-predictions table (:data:`IPIP_METHODS`, :data:`SD3_METHODS`), reads them onto a common set of subjects and items, and
+predictions table (:data:`IPIP_METHODS`, :data:`SD3_METHODS`, from :mod:`palign_nb.methods`), reads them onto a common set of subjects and items, and
 compares methods subject by subject. It also holds the paper's reported numbers (:ref:`paper-results`), always labelled as the paper's.
 
 Introduced in :doc:`/notebooks/09_results`.
@@ -9,14 +9,13 @@ Introduced in :doc:`/notebooks/09_results`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from .config import RunConfig
 from .errors import PalignError, StoreMissing
 from .inventories import Inventory
+from .methods import Method, methods_for
 from .metrics import add_targets, bootstrap_ci, subject_trait_errors, trivial_predictions
 from .store import require_table
 
@@ -34,51 +33,40 @@ PAPER_TABLE1 = pd.DataFrame(
     columns=["model", "method", "A", "C", "E", "N", "O", "composite"],
 )
 
+#: The paper's main model: the rows of its Table 1 that the book sets beside its own runs.
+PAPER_MODEL = "Llama-3-8B-Instruct"
+
+
+def paper_composite(method: str, model: str = PAPER_MODEL) -> float:
+    """The composite error the paper reports for ``method`` (``PAS``, ``Few-Shot``, ``DPO``, ``PPO``) on ``model``."""
+    row = PAPER_TABLE1[(PAPER_TABLE1.model == model) & (PAPER_TABLE1.method == method)]
+    if row.empty:
+        raise PalignError(f"The paper's Table 1 has no {method!r} row for {model!r} "
+                          f"(it has: {', '.join(PAPER_TABLE1.model + ' ' + PAPER_TABLE1.method)}).")
+    return float(row["composite"].iloc[0])
+
+
 #: The paper's efficiency claims: PAS needs about this fraction of each method's optimisation time.
 PAPER_TIME_FRACTION = {"dpo": 1 / 5, "grpo": 1 / 6}
 
 
-@dataclass(frozen=True)
-class Method:
-    """A method as the results chapter shows it.
-
-    ``table``: the store's predictions table under the paper's keying; ``literal``: the table of the
-    same method given the literal answers (prompt or training data), or None when the method's
-    input does not depend on the keying. ``paper``: its row in the paper's Table 1, if any.
-    """
-
-    label: str
-    table: str
-    chapter: str
-    literal: str | None = None
-    paper: str | None = None
-
-    def table_for(self, keying: str) -> str:
-        return self.literal if keying == "literal" and self.literal else self.table
+#: The methods chapter 09 compares, Big Five and Dark Triad (the registry: :mod:`palign_nb.methods`).
+IPIP_METHODS: tuple[Method, ...] = methods_for("ipip")
+SD3_METHODS: tuple[Method, ...] = methods_for("sd3")
 
 
-#: The Big Five methods and the chapters that write them.
-IPIP_METHODS = (
-    Method("no alignment", "predictions_no_alignment", "03_asking_the_model"),
-    Method("few-shot (ICL)", "predictions_icl_papi", "06_prompting_baselines", "predictions_icl_literal", "Few-Shot"),
-    Method("P2", "predictions_p2", "06_prompting_baselines"),
-    Method("PAS + prompt", "predictions_pas_icl_papi", "05_pas", "predictions_pas_icl_literal", "PAS"),
-    Method("PAS alone", "predictions_pas_alone_papi", "05_pas", "predictions_pas_alone_literal"),
-    Method("PAS, alpha on test (oracle)", "predictions_pas_oracle_papi", "05_pas", "predictions_pas_oracle_literal"),
-    Method("DPO", "predictions_dpo", "07_preference_baselines", "predictions_dpo_literal", "DPO"),
-    Method("RL (GRPO)", "predictions_grpo", "07_preference_baselines", "predictions_grpo_literal", "PPO"),
-)
+#: The timed stages that count as aligning one subject, by method (the rest is answering the test items).
+ALIGN_STAGES = {"pas_icl": ("probe_fit", "alpha_search"), "pas_alone": ("probe_fit", "alpha_search"),
+                "dpo": ("train",), "grpo": ("train",)}
 
-#: The Dark Triad methods: chapter 08 writes them all (SD3 has one keying, stored as ``papi``).
-SD3_METHODS = (
-    Method("no alignment", "predictions_no_alignment", "08_dark_triad"),
-    Method("few-shot (ICL)", "predictions_icl_papi", "08_dark_triad"),
-    Method("P2", "predictions_p2", "08_dark_triad"),
-    Method("PAS + prompt", "predictions_pas_icl_papi", "08_dark_triad"),
-    Method("PAS alone", "predictions_pas_alone_papi", "08_dark_triad"),
-    Method("DPO", "predictions_dpo", "08_dark_triad"),
-    Method("RL (GRPO)", "predictions_grpo", "08_dark_triad"),
-)
+
+def alignment_seconds(timings: pd.DataFrame, method: str, keying: str = "papi") -> float:
+    """Mean seconds per subject that ``method`` spent aligning (:data:`ALIGN_STAGES`), read from any chapter's
+    timings table (columns ``subject``, ``method``, ``keying``, ``stage``, ``seconds``: :mod:`palign_nb.all_subjects`)."""
+    rows = timings[(timings.method == method) & (timings.keying == keying) & timings.stage.isin(ALIGN_STAGES[method])]
+    if rows.empty:
+        raise PalignError(f"No {method!r} alignment timings under keying={keying!r}: rerun the chapter that writes them.")
+    return float(rows.groupby("subject")["seconds"].sum().mean())
 
 
 def sd3_setting(splits: dict) -> tuple[str, str]:
@@ -96,18 +84,18 @@ def sd3_setting(splits: dict) -> tuple[str, str]:
     return setting, SD3_SETTINGS[setting]
 
 
-def load_methods(cfg: RunConfig, methods: tuple[Method, ...], keying: str, optional: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
+def load_methods(cfg: RunConfig, methods: tuple[Method, ...], keying: str) -> dict[str, pd.DataFrame]:
     """Every method's predictions under ``keying``, by label.
 
-    A missing table raises :class:`.StoreMissing` naming the chapter to run, except for the labels
-    in ``optional`` (e.g. variants a chapter runs only when asked), which are skipped.
+    A missing table raises :class:`.StoreMissing` naming the chapter to run, except for the methods the
+    registry marks ``optional`` (variants a chapter runs only when asked), which are skipped.
     """
     tables = {}
     for m in methods:
         try:
-            tables[m.label] = require_table(cfg, m.table_for(keying), produced_by=m.chapter)
+            tables[m.label] = require_table(cfg, m.table(keying), produced_by=m.writer(cfg.inventory))
         except StoreMissing:
-            if m.label not in optional:
+            if not m.optional:
                 raise
     return tables
 

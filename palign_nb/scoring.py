@@ -141,6 +141,26 @@ def parse_answer(text: str) -> int | None:
 
 
 @torch.inference_mode()
+def generate_batched(lm: LoadedModel, texts: list[str], max_new_tokens: int, batch_size: int) -> list[str]:
+    """Greedy continuations of rendered prompts, left-padded in batches: the decoded new text of each.
+
+    The one generation loop of the package (the paper's answer recipe here, the open-ended answers and
+    the local judge in :mod:`palign_nb.judging`).
+    """
+    tok = lm.tokenizer
+    old_side = tok.padding_side
+    tok.padding_side = "left"
+    outputs: list[str] = []
+    try:
+        for lo in range(0, len(texts), batch_size):
+            enc = tok(texts[lo : lo + batch_size], return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
+            gen = lm.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+            outputs += tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    finally:
+        tok.padding_side = old_side
+    return outputs
+
+
 def generate_answers(
     lm: LoadedModel,
     system: str,
@@ -153,18 +173,7 @@ def generate_answers(
 
     Returns per prompt the generated ``text`` and ``predicted`` (NaN when it does not parse).
     """
-    tok = lm.tokenizer
-    texts = [render_chat(tok, system, u) for u in users]
-    old_side = tok.padding_side
-    tok.padding_side = "left"
-    outputs: list[str] = []
-    try:
-        for lo in range(0, len(texts), batch_size):
-            enc = tok(texts[lo : lo + batch_size], return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
-            gen = lm.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-            outputs += tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-    finally:
-        tok.padding_side = old_side
+    outputs = generate_batched(lm, [render_chat(lm.tokenizer, system, u) for u in users], max_new_tokens, batch_size)
     parsed = [parse_answer(t) for t in outputs]
     return pd.DataFrame(
         {"text": outputs, "predicted": [np.nan if p is None else float(p) for p in parsed]},

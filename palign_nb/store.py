@@ -139,10 +139,14 @@ def save_predictions(cfg: RunConfig, key: str, table: pd.DataFrame, chapter: str
 
 
 def load_predictions(cfg: RunConfig, key: str, keying: str = "papi", graded_as: str | None = None) -> pd.DataFrame:
-    """Method ``key``'s predictions as shown ``keying`` answers, with integer subject ids and a ``target``
-    column under ``graded_as`` (default: ``keying``). A missing table names the chapter that writes it."""
+    """Method ``key``'s predictions as shown ``keying`` answers, with integer subject ids.
+
+    With ``graded_as`` (a keying), a ``target`` column under that convention is added; without it the
+    table has only the stored answers, for a reader that grades it under several conventions. A missing
+    table names the chapter that writes it.
+    """
     from .metrics import add_targets
 
     m = registered_method(key)
     table = require_table(cfg, m.table(keying), produced_by=m.writer(cfg.inventory)).astype({"subject": int})
-    return add_targets(table, get_inventory(cfg.inventory), graded_as or keying)
+    return add_targets(table, get_inventory(cfg.inventory), graded_as) if graded_as else table

@@ -125,7 +125,7 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c08_n_probe": (15, 15),
         "c08_n_subjects": (1, 1),
         "c08_always_c": (0.0, 12.0),  # composite of 3 traits, each in [0, 4]
-        "c08_pas_icl_papi": (0.0, 12.0),
+        "c08_pas_icl": (0.0, 12.0),
         "c08_dpo": (0.0, 12.0),
         "c08_grpo": (0.0, 12.0),
         "c08_p2": (0.0, 12.0),
@@ -304,3 +304,62 @@ def test_chapter_09_sentences_follow_opposite_outcomes(pas_best: bool, store: Pa
         assert all(glued[key] == "does not reproduce" for key in VERDICTS), {key: glued[key] for key in VERDICTS}
         assert k == n - 1, glued["c09_beat_c_finding"]
         assert "PAS with the prompt worsens" in glued["c09_eff_finding"] and "few-shot improves" in glued["c09_eff_finding"]
+
+
+def _smoke_done(chapters: list[str]) -> None:
+    missing = [c for c in chapters if c not in EXECUTED]
+    if missing:
+        pytest.skip(f"chapters {missing} did not run in this session (run the whole file)")
+
+
+def test_every_registered_method_was_written_by_its_chapter(store: Path, smoke_params: dict):
+    """The smoke store's manifest holds every registered predictions table, written by its registered chapter."""
+    from palign_nb import methods
+    from palign_nb.config import RunConfig
+
+    _smoke_done([nb.stem for nb in CHAPTERS])
+    for inventory in ("ipip", "sd3"):
+        cfg = RunConfig(model_id=smoke_params.get("model_id", "smollm2-135m-instruct"), inventory=inventory,
+                        results_dir=str(store))
+        written = read_manifest_names(cfg)
+        for m in methods.methods_for(inventory, compared=False):
+            if m.optional or (m.key == "p2_generated"):  # written only when asked / for the Big Five's first subject
+                continue
+            name = m.table("papi")
+            assert name in written, f"{name} ({inventory}) is registered but no chapter wrote it"
+            assert written[name] == m.writer(inventory), f"{name} was written by {written[name]}, registered to {m.writer(inventory)}"
+        predictions = {n for n in written if n.startswith("predictions_")}
+        registered = {m.table(k) for m in methods.METHODS for k in ("papi", "literal")} | {methods.DATA_EFFICIENCY_TABLE}
+        assert predictions <= registered, f"unregistered predictions tables in the {inventory} store: {predictions - registered}"
+
+
+def read_manifest_names(cfg) -> dict[str, str]:
+    """Table name -> the chapter that last wrote it, from a store's manifest."""
+    from palign_nb import store as results_store
+
+    manifest = results_store.read_manifest(cfg)
+    return dict(zip(manifest["name"], manifest["chapter"]))
+
+
+def test_the_chapters_predictions_are_the_package_loops_rows(store: Path, smoke_params: dict):
+    """Chapter 06's few-shot rows are what palign_nb.all_subjects.run_prompted gives for the same subjects and items:
+    the chapter runs every subject through the package's loop, not a copy of it."""
+    from palign_nb import all_subjects, prompting, store as results_store
+    from palign_nb.config import RunConfig
+    from palign_nb.data import load_answers
+    from palign_nb.inventories import get_inventory
+    from palign_nb.models import load_model
+
+    _smoke_done(["06_prompting_baselines"])
+    cfg = RunConfig(results_dir=str(store))
+    stored = results_store.load_predictions(cfg, "icl", "papi")
+    splits = results_store.require_json(cfg, "splits", produced_by="02_dataset_splits")
+    inv, answers = get_inventory("ipip"), load_answers("ipip")
+    subjects, items = list(dict.fromkeys(stored["subject"])), list(dict.fromkeys(stored["item"]))
+    lm = load_model(cfg.model_id)
+    rows, _ = all_subjects.run_prompted(
+        lm, answers, subjects, "icl", lambda s: prompting.icl_system(answers, s, splits["paper_known"], inv, "papi"),
+        items, inv, batch_size=int(smoke_params.get("batch_size", 16)))
+    probs = [f"p_{x}" for x in "ABCDE"]
+    assert rows[["subject", "item", "predicted"]].astype(str).equals(stored[["subject", "item", "predicted"]].astype(str))
+    assert abs(rows[probs].to_numpy() - stored[probs].to_numpy()).max() < 1e-5

@@ -64,8 +64,26 @@ def test_predictions_round_trip_in_one_shape(tmp_path):
     with pytest.raises(PalignError, match="lack the columns"):
         store.save_predictions(cfg, "dpo", table.drop(columns="stored"), chapter="07_preference_baselines")
     assert store.save_predictions(cfg, "dpo", table, chapter="07_preference_baselines", keying="literal") == "predictions_dpo_literal"
-    back = store.load_predictions(cfg, "dpo", "literal")
+    assert "target" not in store.load_predictions(cfg, "dpo", "literal")
+    back = store.load_predictions(cfg, "dpo", "literal", graded_as="literal")
     assert back["subject"].tolist() == [3, 3]
     assert back["target"].tolist() == [5, 1]  # literal targets: the minus-keyed i99's stored 5 was a literal 1
     with pytest.raises(StoreMissing, match="07_preference_baselines"):
         store.load_predictions(cfg, "dpo", "papi")
+
+
+def code_of(notebook) -> str:
+    return "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("notebook", toc_notebooks(), ids=lambda p: p.stem)
+def test_chapters_leave_plumbing_to_the_package(notebook):
+    """No chapter defines its own glue helper, spells out a store path or names a predictions table by hand."""
+    import re
+
+    code = code_of(notebook)
+    assert "def record(" not in code, "use ch.record (palign_nb.context)"
+    assert "results_path /" not in code, "use ch.path(kind, name) or a palign_nb function for store paths"
+    assert not re.search(r"""["']predictions_""", code), "name predictions tables through palign_nb.methods"
+    assert f'palign_nb.chapter("{notebook.stem}", globals())' in code, "start with ch = palign_nb.chapter(name, globals())"
+    assert "ch.done()" in code, "end with ch.done() (the measured runtime the intro quotes)"

@@ -35,3 +35,4 @@ def test_trend_and_significance():
     assert findings.significance_possible(1e-4).startswith("a difference can reach")
     assert findings.same_answer_share(1.0, "E") == "all of the items (100%) get its most common answer, E"
     assert findings.same_answer_share(0.3, "C").startswith("a minority")
+    assert [findings.listed(x) for x in (["A"], ["A", "B"], ["A", "B", "C"])] == ["A", "A and B", "A, B and C"]

@@ -242,10 +242,6 @@ def test_no_shipped_p2_for_unknown_subject():
         prompting.shipped_p2(-1)
 
 
-def test_method_names():
-    assert preference.method_name("dpo", "papi") == "dpo" and preference.method_name("grpo", "literal") == "grpo_literal"
-
-
 def test_chapter_charts_build_valid_specs():
     import altair as alt
 

@@ -3,7 +3,7 @@
 Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It does three things:
 
 1. **Vega for Altair charts.** ``palign_nb.charts`` renders every Altair chart as HTML that draws
-   with ``window.vegaEmbed`` (see ``palign_nb.charts.book_renderer``). This extension writes one
+   with ``window.vegaEmbed`` (see ``palign_nb.vega_render.book_renderer``). This extension writes one
    self-contained script with Vega, Vega-Lite and vega-embed into ``_static/vega/palign-vega.js``,
    made by the pinned PyPI package ``vl-convert-python`` (``vl_convert.javascript_bundle``), and
    adds it to exactly the pages that hold a chart. The script is cached in ``_build/palign-static``
@@ -33,7 +33,7 @@ from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-#: Marker class of the chart containers written by ``palign_nb.charts.book_renderer``.
+#: Marker class of the chart containers written by ``palign_nb.vega_render.book_renderer``.
 CHART_CLASS = "palign-vega"
 #: Where the Vega bundle lands, relative to ``_static``.
 VEGA_JS = "vega/palign-vega.js"

@@ -1,12 +1,12 @@
-"""Every method for a list of subjects, in the store's predictions format, with timings.
+"""Every subject through one method: the one implementation of each method's per-subject loop.
 
-Chapters 03 to 07 build each method up step by step for the Big Five. Chapter 08 runs the same
-methods again on another inventory (the Short Dark Triad) through these three loops. Each loop
-returns ``(predictions, timings)``. ``predictions`` holds one row per subject and item, in the format
-of :func:`palign_nb.metrics.subject_predictions`. ``timings`` holds one row per subject, method and
-stage, in seconds.
+Chapters 05 to 07 build each method up step by step for one subject, then run all subjects through
+these loops; chapter 08 runs the same loops on the Short Dark Triad. Each returns ``predictions``,
+one row per subject and item in the format of :func:`palign_nb.metrics.subject_predictions`, and
+``timings``, one row per subject, method and stage (``subject``, ``method``, ``stage``, ``seconds``;
+the chapter adds ``keying``), so chapter 09 reads every chapter's timings the same way.
 
-Introduced in :doc:`/notebooks/08_dark_triad`.
+Introduced in :doc:`/notebooks/05_pas`.
 """
 
 from __future__ import annotations
