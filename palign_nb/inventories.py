@@ -150,6 +150,12 @@ def check_answers(answers: pd.DataFrame, inventory: Inventory) -> None:
         )
 
 
+def reverse_keyed(values: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """``6 - v`` on the minus-keyed items (``signs < 0``), missing 0 kept: the one place the scale is flipped."""
+    values = np.asarray(values)
+    return np.where((np.asarray(signs) < 0) & (values > 0), 6 - values, values)
+
+
 def literal_answers(stored: np.ndarray, signs: np.ndarray, inventory: Inventory) -> np.ndarray:
     """What the person actually answered to each statement (missing 0 stays 0).
 
@@ -157,10 +163,7 @@ def literal_answers(stored: np.ndarray, signs: np.ndarray, inventory: Inventory)
     SD3 stores the literal answers.
     """
     stored = np.asarray(stored)
-    if not inventory.stored_is_recoded:
-        return stored.copy()
-    flip = (np.asarray(signs) < 0) & (stored > 0)
-    return np.where(flip, 6 - stored, stored)
+    return reverse_keyed(stored, signs) if inventory.stored_is_recoded else stored.copy()
 
 
 def targets(stored: np.ndarray, signs: np.ndarray, inventory: Inventory, keying: str) -> np.ndarray:
@@ -178,10 +181,7 @@ def targets(stored: np.ndarray, signs: np.ndarray, inventory: Inventory, keying:
 def keyed_values(stored: np.ndarray, signs: np.ndarray, inventory: Inventory) -> np.ndarray:
     """Answers turned in the trait's direction (high = more of the trait); 0 stays 0 (missing)."""
     stored = np.asarray(stored)
-    if inventory.stored_is_recoded:
-        return stored.copy()
-    flip = (np.asarray(signs) < 0) & (stored > 0)
-    return np.where(flip, 6 - stored, stored)
+    return stored.copy() if inventory.stored_is_recoded else reverse_keyed(stored, signs)
 
 
 def score_respondents(answers: pd.DataFrame, inventory: Inventory, by: str = "trait") -> pd.DataFrame:

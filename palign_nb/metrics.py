@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import PalignError
-from .inventories import Inventory, check_name, keyed_values
+from .inventories import LETTER_TO_VALUE, Inventory, check_name, keyed_values, reverse_keyed
 
 VARIANTS: tuple[str, ...] = ("faithful", "corrected")
 
@@ -116,7 +116,7 @@ def trivial_predictions(
     target_values = targets(answers[test_items].to_numpy(), signs, inventory, keying)
     table = long_table(answers, test_items, inventory, target_values)
     if kind.startswith("always_"):
-        value = {"A": 5, "B": 4, "C": 3, "D": 2, "E": 1}[kind[-1]]
+        value = LETTER_TO_VALUE[kind[-1]]
         table["predicted"] = float(value)
         return table
     known_signs = inventory.items.loc[known_items, "sign"].to_numpy()
@@ -134,7 +134,7 @@ def trivial_predictions(
     # The prediction is in the trait's direction; the target space flips minus-keyed items
     # unless the stored values are already in the trait's direction (IPIP under papi keying).
     if keying == "literal" or not inventory.stored_is_recoded:
-        pred = np.where(signs < 0, 6 - pred, pred)
+        pred = reverse_keyed(pred, signs)
     table["predicted"] = pred.reshape(-1)
     return table
 

@@ -25,6 +25,7 @@ import torch
 
 from .activations import head_dim, out_projections
 from .errors import PalignError
+from .inventories import LETTER_TO_VALUE, OPTION_LETTERS
 from .models import LoadedModel
 
 PAPER_ALPHAS: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0)
@@ -139,7 +140,7 @@ def steer(lm: LoadedModel, persona: Persona, alpha: float | None = None) -> Iter
 
 def expected_error(option_probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """E|answer - target| under the option distribution: (n_items,) from (n_items, 5) probs A..E."""
-    values = np.array([5, 4, 3, 2, 1], dtype=float)
+    values = np.array([LETTER_TO_VALUE[x] for x in OPTION_LETTERS], dtype=float)
     return (option_probs * np.abs(values[None, :] - np.asarray(targets, dtype=float)[:, None])).sum(1)
 
 
