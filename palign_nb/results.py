@@ -193,3 +193,123 @@ def _item_errors(table: pd.DataFrame, inventory: Inventory, keying: str) -> pd.S
     rows = graded(table, inventory, keying)
     return (rows["predicted"] - rows["target"]).abs().set_axis(
         pd.MultiIndex.from_arrays([rows["subject"].astype(str), rows["item"]]))
+
+
+# --- the controls that need no model, readouts per subject, verdicts (chapter 09) -------------------
+
+#: The no-model controls chapter 09 shows beside :data:`TRIVIAL`, by label (chapter 02, :mod:`palign_nb.readouts`).
+CONTROLS = {"item prior (leave one out)": "item_prior_loo", "trait offset": "trait_offset", "best constant": "best_constant"}
+#: Every predictor that needs no model, by label: the trivial predictors and the controls.
+NO_MODEL: tuple[str, ...] = (*TRIVIAL, *CONTROLS)
+
+
+def with_controls(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, inventory: Inventory, known: list[str],
+                  validation: list[str], keying: str) -> dict[str, pd.DataFrame]:
+    """``tables`` (cut by :func:`common_rows`) plus every predictor that needs no model (:data:`NO_MODEL`) on
+    their subjects and items.
+
+    The :data:`TRIVIAL` predictors as :func:`with_trivial`. The :data:`CONTROLS` read the other subjects of
+    ``answers`` (the population: pass the test subjects): the leave-one-out item prior
+    (:func:`palign_nb.readouts.loo_item_prior`, with its distribution ``p_A``..``p_E``), the trait offset from
+    the subject's ``known`` answers (:func:`palign_nb.readouts.trait_offset_predictions`) and the constant
+    answer with the lowest composite on the population's ``validation`` items
+    (:func:`palign_nb.readouts.best_constant`), never on test items. A subject of ``tables`` missing from
+    ``answers`` raises.
+    """
+    from . import readouts
+    from .metrics import long_table
+
+    first = next(iter(tables.values()))
+    subjects = [int(s) for s in first["subject"].unique()]
+    missing = sorted(set(subjects) - set(answers.index))
+    if missing:
+        raise PalignError(f"Subjects {missing[:5]} are not in the answers the controls read: pass the test subjects' answers.")
+    out = with_trivial(tables, answers, inventory, known, keying)
+    items = list(dict.fromkeys(first["item"]))
+
+    def rows(columns: list[str]) -> pd.DataFrame:
+        from .inventories import targets
+
+        signs = inventory.items.loc[columns, "sign"].to_numpy()
+        return long_table(answers, columns, inventory, targets(answers[columns].to_numpy(), signs, inventory, keying))
+
+    test_rows = rows(items)
+    value = readouts.best_constant(rows(list(validation)))
+    controls = {
+        "item prior (leave one out)": readouts.loo_item_prior(test_rows).drop(columns="prior_n"),
+        "trait offset": readouts.trait_offset_predictions(test_rows, rows(list(known)),
+                                                          readouts.target_direction(inventory, keying)).drop(columns="offset"),
+        "best constant": readouts.constant_predictions(test_rows, value),
+    }
+    keys = pd.MultiIndex.from_arrays([first["subject"].astype(int), first["item"]])
+    for label, table in controls.items():
+        out[label] = table.set_index(["subject", "item"]).loc[keys].reset_index()
+    return out
+
+
+def per_subject_readouts(table: pd.DataFrame, variant: str = "faithful") -> pd.DataFrame:
+    """Per subject (index: id as text), the values whose means :func:`palign_nb.readouts.summarise_methods` reports.
+
+    ``table``: graded rows (``target``), after :func:`palign_nb.readouts.add_readouts` when it has option
+    probabilities. Columns: ``argmax (paper's protocol)`` and ``calibrated median`` (the paper's composite,
+    ``variant``, of ``predicted`` and of ``calibrated_median``), ``RPS`` (the sum over traits of the mean
+    ranked probability score per trait) and ``profile r (argmax)`` (Spearman r of the argmax answers and the
+    targets). A readout the table lacks, or a subject whose r is undefined (a constant side), gives NaN.
+    """
+    from .readouts import profile_spearman
+
+    def composite_of(readout: str) -> pd.Series:
+        if readout not in table or table[readout].isna().all():
+            return pd.Series(np.nan, index=subjects)
+        per_subject = subject_trait_errors(table.assign(predicted=table[readout]), variant).sum(axis=1, min_count=1)
+        return per_subject.set_axis(per_subject.index.astype(str))
+
+    subjects = pd.Index(table["subject"].astype(str).unique())
+    if "rps" in table and table["rps"].notna().any():
+        scored = table[(table["target"] > 0) & table["rps"].notna()]
+        rps = scored.groupby([scored["subject"].astype(str), "trait"])["rps"].mean().unstack("trait").sum(axis=1, min_count=1)
+    else:
+        rps = pd.Series(np.nan, index=subjects)
+    r = profile_spearman(table, "predicted")["r"]
+    out = pd.DataFrame({"argmax (paper's protocol)": composite_of("predicted"),
+                        "calibrated median": composite_of("calibrated_median"),
+                        "RPS": rps, "profile r (argmax)": r.set_axis(r.index.astype(str))})
+    return out.reindex(subjects).rename_axis("subject")
+
+
+def readout_intervals(tables: dict[str, pd.DataFrame], n_boot: int = 2000, seed: int = 0,
+                      variant: str = "faithful") -> pd.DataFrame:
+    """Per method and readout of :func:`per_subject_readouts`: the mean over subjects with a percentile bootstrap CI.
+
+    One row per (method, readout) with ``mean``, ``low``, ``high`` and ``subjects`` (how many have a value);
+    all NaN where no subject has one. Subjects are resampled, as for the paper's composite in
+    :func:`palign_nb.metrics.bootstrap_ci`, so the intervals of all readouts are on the same footing.
+    """
+    rows = []
+    for label, table in tables.items():
+        for readout, values in per_subject_readouts(table, variant).items():
+            values = values.dropna()
+            mean, low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed) if len(values) else (np.nan,) * 3
+            rows.append({"method": label, "readout": readout, "mean": mean, "low": low, "high": high,
+                         "subjects": len(values)})
+    return pd.DataFrame(rows)
+
+
+#: The verdict of a claim whose PAS side answers (almost) one letter: its lower error is not knowledge of the person.
+DEGENERATE_VERDICT = "degenerate (answers one letter)"
+
+
+def claim_verdict(difference: float, p: float, degenerate: bool = False, level: float = 0.05) -> str:
+    """The verdict on "PAS beats X" from the paired mean difference (X's composite minus PAS's) and its p.
+
+    ``not measured`` (NaN), ``does not reproduce`` (PAS not better), :data:`DEGENERATE_VERDICT` (PAS better but
+    ``degenerate``: a one-letter answer sheet that happens to lie closer; a PAS that is not better does not
+    reproduce the claim whatever its letters), ``reproduces`` (p < ``level``) or ``same direction, not significant``.
+    """
+    if np.isnan(difference):
+        return "not measured"
+    if difference <= 0:
+        return "does not reproduce"
+    if degenerate:
+        return DEGENERATE_VERDICT
+    return "reproduces" if p < level else "same direction, not significant"

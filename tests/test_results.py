@@ -88,3 +88,76 @@ def test_sd3_setting_read_from_the_splits_record():
     assert "K-means" in results.sd3_setting({"setting": "kmeans"})[1]
     with pytest.raises(PalignError, match="rerun notebooks/08_dark_triad.ipynb"):
         results.sd3_setting({"inventory": "sd3"})  # a store written before the setting existed
+
+
+# --- chapter 09's controls, readouts per subject and verdicts -------------------------------------------
+
+
+def _answers() -> pd.DataFrame:
+    """Four subjects on N items i1, i6, i11 (i1, i6 known, i6 also a validation item; i11 tested) and E item i2 (tested)."""
+    return pd.DataFrame({"i1": [5, 1, 3, 3], "i6": [5, 1, 3, 2], "i11": [4, 2, 2, 3], "i2": [2, 4, 4, 4]},
+                        index=pd.Index([10, 20, 30, 40], name="subject"))
+
+
+def test_with_controls_adds_every_no_model_predictor_on_the_common_rows():
+    inv = get_inventory("ipip")
+    # the run's rows: subjects 30 and 10 (not in the answers' order), items i2 then i11
+    run = _table([30, 10], ["i2", "i11"], [3, 3])
+    run["stored"] = [_answers().loc[s, i] for s, i in zip(run["subject"], run["item"])]
+    out = results.with_controls({"m": run}, _answers(), inv, known=["i1", "i6"], validation=["i6"], keying="papi")
+    assert set(out) == {"m", *results.NO_MODEL}
+    for label in results.CONTROLS:
+        table = out[label]
+        assert list(zip(table["subject"], table["item"])) == [(30, "i2"), (30, "i11"), (10, "i2"), (10, "i11")], label
+        assert list(table["target"]) == [4, 2, 2, 4], label
+    # the item prior: the median of the OTHER three subjects' answers (subject 30 on i2: others 2, 4, 4 -> 4)
+    assert list(out["item prior (leave one out)"]["predicted"]) == [4, 3, 4, 2]
+    # the best constant is chosen on the validation item i6 (answers 5, 1, 3, 2: C = 3 has the lowest error)
+    assert set(out["best constant"]["predicted"]) == {3.0}
+    # the trait offset: subject 10 sits far above the others on its known N items, so its N prediction rises
+    offset = out["trait offset"].set_index(["subject", "item"])["predicted"]
+    assert offset[(10, "i11")] > out["item prior (leave one out)"].set_index(["subject", "item"])["predicted"][(10, "i11")]
+    with pytest.raises(PalignError, match="not in the answers"):
+        results.with_controls({"m": run.assign(subject=99)}, _answers(), inv, ["i1", "i6"], ["i6"], "papi")
+
+
+def test_per_subject_readouts_average_to_the_method_summary():
+    from palign_nb import readouts
+
+    inv = get_inventory("ipip")
+    items = ["i1", "i2", "i3", "i4", "i5", "i6"]
+    rng = np.random.default_rng(0)
+    rows = _table([1, 2, 3], items, [5, 4, 3, 2, 1, 2])
+    rows["stored"] = rng.integers(1, 6, size=len(rows))
+    probs = rng.dirichlet(np.ones(5), size=len(rows))
+    rows[readouts.PROB_COLUMNS] = probs
+    graded = readouts.add_readouts(results.graded(rows, inv, "papi"), readouts.letter_priors_by_subject(rows))
+    per_subject = results.per_subject_readouts(graded)
+    summary = readouts.summarise_methods({"m": graded}).loc["m"]
+    assert list(per_subject.index) == ["1", "2", "3"]
+    for column in ["argmax (paper's protocol)", "calibrated median", "RPS", "profile r (argmax)"]:
+        assert per_subject[column].mean() == pytest.approx(summary[column]), column
+    # a control without option probabilities: its distribution readouts are NaN, not an error
+    bare = results.per_subject_readouts(results.graded(rows.drop(columns=readouts.PROB_COLUMNS), inv, "papi"))
+    assert bare["RPS"].isna().all() and bare["calibrated median"].isna().all()
+
+
+def test_readout_intervals_bracket_the_mean_and_mark_what_is_missing():
+    inv = get_inventory("ipip")
+    rows = _table([1, 2, 3, 4], ["i1", "i2", "i3"], [5, 3, 1])
+    rows["stored"] = np.tile([5, 3, 2], 4) + np.repeat([0, 0, -1, -1], 3)
+    out = results.readout_intervals({"m": results.graded(rows, inv, "papi")}, n_boot=200).set_index("readout")
+    argmax = out.loc["argmax (paper's protocol)"]
+    assert argmax["low"] <= argmax["mean"] <= argmax["high"] and argmax["subjects"] == 4
+    assert np.isnan(out.loc["RPS", "mean"]) and out.loc["RPS", "subjects"] == 0
+
+
+def test_claim_verdicts_follow_the_difference_the_p_and_degeneracy():
+    assert results.claim_verdict(np.nan, np.nan) == "not measured"
+    assert results.claim_verdict(-1.0, 0.01) == "does not reproduce"
+    assert results.claim_verdict(0.0, 1.0) == "does not reproduce"
+    assert results.claim_verdict(1.0, 0.01) == "reproduces"
+    assert results.claim_verdict(1.0, 0.5) == "same direction, not significant"
+    # a one-letter PAS that wins is not credited; one that loses does not reproduce the claim either way
+    assert results.claim_verdict(1.0, 0.01, degenerate=True) == results.DEGENERATE_VERDICT
+    assert results.claim_verdict(-1.0, 0.01, degenerate=True) == "does not reproduce"
