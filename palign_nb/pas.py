@@ -73,7 +73,9 @@ def head_directions(
         vec = acts[y == 1].mean(0) - acts[y == 0].mean(0) if kind != "probe" else coef[layer, head]
         if letters is not None:
             letter = _unit(letters[k])
-            vec = vec - (vec @ letter) * letter
+            rest = vec - (vec @ letter) * letter
+            # nothing but the letter (a one-sided subject): what is left is rounding noise, not a direction
+            vec = rest if np.linalg.norm(rest) > 1e-4 * np.linalg.norm(vec) else np.zeros_like(vec)
         theta = _unit(vec)
         thetas.append(theta)
         sigmas.append(float(np.std(acts @ theta)))

@@ -74,6 +74,12 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c05_always_c": (0.0, 20.0),
         "c05_share_alpha_zero": (0.0, 1.0),
         "c05_n_subjects": (1, 1),
+        # 5.4 how stable the choice of alpha is under resampled validation items; 5.5 the letter cosine
+        "c05_stab_argmax": (0.0, 1.0),
+        "c05_stab_expected": (0.0, 1.0),
+        "c05_stab_rps": (0.0, 1.0),
+        "c05_letter_cos_mean": (0.0, 1.0),
+        "c05_letter_n_subjects": (1, 1),
         # 5.7 data efficiency: smoke counts [5, 10], one subject, every composite a real error
         "c05_eff_n_min": (5, 5),
         "c05_eff_n_max": (10, 10),
