@@ -50,8 +50,9 @@ def paper_composite(method: str, model: str = PAPER_MODEL) -> float:
 PAPER_TIME_FRACTION = {"dpo": 1 / 5, "grpo": 1 / 6}
 
 
-#: The methods chapter 09 compares, Big Five and Dark Triad (the registry: :mod:`palign_nb.methods`).
+#: The Big Five methods chapter 09 compares (the registry: :mod:`palign_nb.methods`).
 IPIP_METHODS: tuple[Method, ...] = methods_for("ipip")
+#: The Dark Triad methods chapter 09 compares: those chapter 08 runs.
 SD3_METHODS: tuple[Method, ...] = methods_for("sd3")
 
 
