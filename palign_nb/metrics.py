@@ -76,20 +76,23 @@ def bootstrap_ci(
     return float(values.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
 
-def long_table(
-    answers: pd.DataFrame, items: list[str], inventory: Inventory, target_values: np.ndarray
-) -> pd.DataFrame:
+def long_table(answers: pd.DataFrame, items: list[str], inventory: Inventory, keying: str) -> pd.DataFrame:
     """A long predictions frame skeleton (no ``predicted`` yet) for ``answers`` x ``items``.
 
-    ``target_values``: (n_subjects, n_items) targets under the chosen keying.
+    It has the columns every predictions table has (``subject``, ``item``, ``trait``, ``stored``) and
+    the ``target`` under ``keying`` (:func:`add_targets`).
     """
-    n_subj, n_items = target_values.shape
+    from .inventories import targets
+
+    stored = answers[items].to_numpy()
+    n_subj, n_items = stored.shape
     return pd.DataFrame(
         {
             "subject": np.repeat(answers.index.to_numpy(), n_items),
             "item": np.tile(items, n_subj),
             "trait": np.tile(inventory.items.loc[items, "trait"].to_numpy(), n_subj),
-            "target": target_values.reshape(-1),
+            "stored": stored.reshape(-1),
+            "target": targets(stored, inventory.items.loc[items, "sign"].to_numpy(), inventory, keying).reshape(-1),
         }
     )
 
@@ -108,13 +111,10 @@ def trivial_predictions(
     ``trait_mean`` (the subject's mean known answer in the trait, in the trait's direction, rounded
     half to even; 3 when none is known), turned into each test item's target space.
     """
-    from .inventories import targets
-
     kinds = tuple(f"always_{x}" for x in "ABCDE") + ("trait_mean",)
     check_name(kind, kinds, "trivial predictor")
     signs = inventory.items.loc[test_items, "sign"].to_numpy()
-    target_values = targets(answers[test_items].to_numpy(), signs, inventory, keying)
-    table = long_table(answers, test_items, inventory, target_values)
+    table = long_table(answers, test_items, inventory, keying)
     if kind.startswith("always_"):
         value = LETTER_TO_VALUE[kind[-1]]
         table["predicted"] = float(value)
@@ -124,7 +124,7 @@ def trivial_predictions(
     keyed[keyed == 0] = np.nan
     known_traits = inventory.items.loc[known_items, "trait"].to_numpy()
     test_traits = inventory.items.loc[test_items, "trait"].to_numpy()
-    pred = np.full(target_values.shape, 3.0)
+    pred = np.full((len(answers), len(test_items)), 3.0)
     for trait in inventory.trait_order:
         cols = known_traits == trait
         with np.errstate(all="ignore"):

@@ -14,9 +14,9 @@ import pandas as pd
 
 from .config import RunConfig
 from .errors import PalignError, StoreMissing
-from .inventories import Inventory
+from .inventories import KEYINGS, Inventory
 from .methods import Method, methods_for
-from .metrics import add_targets, bootstrap_ci, subject_trait_errors, trivial_predictions
+from .metrics import VARIANTS, add_targets, alignment_score, bootstrap_ci, subject_trait_errors, trivial_predictions
 from .store import require_table
 
 #: The paper's Table 1 (Big Five, composite = sum of the five trait errors; NaN = not recoverable).
@@ -107,14 +107,14 @@ def common_rows(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         raise PalignError("No predictions to compare.")
     keys = None
     for table in tables.values():
-        index = pd.MultiIndex.from_frame(table[["subject", "item"]].astype({"subject": str}))
+        index = pd.MultiIndex.from_frame(table[["subject", "item"]].astype({"subject": int}))
         keys = index if keys is None else keys.intersection(index, sort=False)
     if keys is None or len(keys) == 0:
         raise PalignError("The chapters' predictions share no (subject, item) pair: rerun them with the same subjects "
                           "(n_subjects / subjects) and results_dir.")
     out = {}
     for label, table in tables.items():
-        indexed = table.assign(subject=table["subject"].astype(str)).set_index(["subject", "item"])
+        indexed = table.assign(subject=table["subject"].astype(int)).set_index(["subject", "item"])
         out[label] = indexed.loc[keys].reset_index()
     return out
 
@@ -134,15 +134,24 @@ def with_trivial(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, invento
     return {**tables, **trivial}
 
 
-def graded(table: pd.DataFrame, inventory: Inventory, keying: str) -> pd.DataFrame:
-    """A predictions table with its targets under ``keying`` (trivial tables already carry them)."""
-    return table if "target" in table else add_targets(table, inventory, keying)
+def scores_by_keying(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, inventory: Inventory, known: list[str],
+                     items: list[str], keyings: tuple[str, ...] = KEYINGS) -> pd.DataFrame:
+    """Each table and the :data:`TRIVIAL` predictors (on ``answers``' subjects and ``items``), graded under every
+    keying and variant: one row per (method, keying, variant) with each trait's error and the composite."""
+    rows = []
+    for key in keyings:
+        trivial = {label: trivial_predictions(answers, inventory, known, items, kind, key) for label, kind in TRIVIAL.items()}
+        for variant in VARIANTS:
+            for method, table in [*tables.items(), *trivial.items()]:
+                rows.append({"method": method, "keying": key, "variant": variant,
+                             **alignment_score(add_targets(table, inventory, key), variant).to_dict()})
+    return pd.DataFrame(rows)
 
 
 def per_subject_composite(table: pd.DataFrame, inventory: Inventory, keying: str, variant: str = "faithful") -> pd.Series:
-    """Each subject's composite error (sum of its trait errors), indexed by subject id as text."""
-    per_subject = subject_trait_errors(graded(table, inventory, keying), variant).sum(axis=1)
-    return per_subject.set_axis(per_subject.index.astype(str))
+    """Each subject's composite error (sum of its trait errors), indexed by the integer subject id."""
+    per_subject = subject_trait_errors(add_targets(table, inventory, keying), variant).sum(axis=1)
+    return per_subject.set_axis(per_subject.index.astype(int))
 
 
 def sign_flip_test(differences: np.ndarray, n_draws: int = 20000, seed: int = 0) -> float:
@@ -191,9 +200,9 @@ def paired_comparison(
 
 
 def _item_errors(table: pd.DataFrame, inventory: Inventory, keying: str) -> pd.Series:
-    rows = graded(table, inventory, keying)
+    rows = add_targets(table, inventory, keying)
     return (rows["predicted"] - rows["target"]).abs().set_axis(
-        pd.MultiIndex.from_arrays([rows["subject"].astype(str), rows["item"]]))
+        pd.MultiIndex.from_arrays([rows["subject"].astype(int), rows["item"]]))
 
 
 # --- the controls that need no model, readouts per subject, verdicts (chapter 09) -------------------
@@ -228,17 +237,11 @@ def with_controls(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, invent
     out = with_trivial(tables, answers, inventory, known, keying)
     items = list(dict.fromkeys(first["item"]))
 
-    def rows(columns: list[str]) -> pd.DataFrame:
-        from .inventories import targets
-
-        signs = inventory.items.loc[columns, "sign"].to_numpy()
-        return long_table(answers, columns, inventory, targets(answers[columns].to_numpy(), signs, inventory, keying))
-
-    test_rows = rows(items)
-    value = readouts.best_constant(rows(list(validation)))
+    test_rows = long_table(answers, items, inventory, keying)
+    value = readouts.best_constant(long_table(answers, list(validation), inventory, keying))
     controls = {
         "item prior (leave one out)": readouts.loo_item_prior(test_rows).drop(columns="prior_n"),
-        "trait offset": readouts.trait_offset_predictions(test_rows, rows(list(known)),
+        "trait offset": readouts.trait_offset_predictions(test_rows, long_table(answers, list(known), inventory, keying),
                                                           readouts.target_direction(inventory, keying)).drop(columns="offset"),
         "best constant": readouts.constant_predictions(test_rows, value),
     }
@@ -249,7 +252,7 @@ def with_controls(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, invent
 
 
 def per_subject_readouts(table: pd.DataFrame, variant: str = "faithful") -> pd.DataFrame:
-    """Per subject (index: id as text), the values whose means :func:`palign_nb.readouts.summarise_methods` reports.
+    """Per subject (index: the integer subject id), the values whose means :func:`palign_nb.readouts.summarise_methods` reports.
 
     ``table``: graded rows (``target``), after :func:`palign_nb.readouts.add_readouts` when it has option
     probabilities. Columns: ``argmax (paper's protocol)`` and ``calibrated median`` (the paper's composite,
@@ -263,18 +266,18 @@ def per_subject_readouts(table: pd.DataFrame, variant: str = "faithful") -> pd.D
         if readout not in table or table[readout].isna().all():
             return pd.Series(np.nan, index=subjects)
         per_subject = subject_trait_errors(table.assign(predicted=table[readout]), variant).sum(axis=1, min_count=1)
-        return per_subject.set_axis(per_subject.index.astype(str))
+        return per_subject.set_axis(per_subject.index.astype(int))
 
-    subjects = pd.Index(table["subject"].astype(str).unique())
+    subjects = pd.Index(table["subject"].astype(int).unique())
     if "rps" in table and table["rps"].notna().any():
         scored = table[(table["target"] > 0) & table["rps"].notna()]
-        rps = scored.groupby([scored["subject"].astype(str), "trait"])["rps"].mean().unstack("trait").sum(axis=1, min_count=1)
+        rps = scored.groupby([scored["subject"].astype(int), "trait"])["rps"].mean().unstack("trait").sum(axis=1, min_count=1)
     else:
         rps = pd.Series(np.nan, index=subjects)
     r = profile_spearman(table, "predicted")["r"]
     out = pd.DataFrame({"argmax (paper's protocol)": composite_of("predicted"),
                         "calibrated median": composite_of("calibrated_median"),
-                        "RPS": rps, "profile r (argmax)": r.set_axis(r.index.astype(str))})
+                        "RPS": rps, "profile r (argmax)": r.set_axis(r.index.astype(int))})
     return out.reindex(subjects).rename_axis("subject")
 
 

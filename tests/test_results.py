@@ -10,6 +10,7 @@ from palign_nb import results, store
 from palign_nb.config import RunConfig
 from palign_nb.errors import PalignError, StoreMissing
 from palign_nb.inventories import get_inventory
+from palign_nb.metrics import add_targets
 
 
 def test_sign_flip_exact_hand_computed():
@@ -40,7 +41,7 @@ def test_common_rows_keeps_only_shared_pairs():
     a = _table([1, 2], ["i1", "i2", "i3"], [4, 4, 4])
     b = _table([2, 3], ["i2", "i3"], [5, 5])
     common = results.common_rows({"a": a, "b": b})
-    assert list(zip(common["a"]["subject"], common["a"]["item"])) == [("2", "i2"), ("2", "i3")]
+    assert list(zip(common["a"]["subject"], common["a"]["item"])) == [(2, "i2"), (2, "i3")]
     assert list(common["b"]["item"]) == ["i2", "i3"]
     with pytest.raises(PalignError, match="share no"):
         results.common_rows({"a": a, "c": _table([9], ["i1"], [1])})
@@ -131,14 +132,14 @@ def test_per_subject_readouts_average_to_the_method_summary():
     rows["stored"] = rng.integers(1, 6, size=len(rows))
     probs = rng.dirichlet(np.ones(5), size=len(rows))
     rows[readouts.PROB_COLUMNS] = probs
-    graded = readouts.add_readouts(results.graded(rows, inv, "papi"), readouts.letter_priors_by_subject(rows))
+    graded = readouts.add_readouts(add_targets(rows, inv, "papi"), readouts.letter_priors_by_subject(rows))
     per_subject = results.per_subject_readouts(graded)
     summary = readouts.summarise_methods({"m": graded}).loc["m"]
-    assert list(per_subject.index) == ["1", "2", "3"]
+    assert list(per_subject.index) == [1, 2, 3]
     for column in ["argmax (paper's protocol)", "calibrated median", "RPS", "profile r (argmax)"]:
         assert per_subject[column].mean() == pytest.approx(summary[column]), column
     # a control without option probabilities: its distribution readouts are NaN, not an error
-    bare = results.per_subject_readouts(results.graded(rows.drop(columns=readouts.PROB_COLUMNS), inv, "papi"))
+    bare = results.per_subject_readouts(add_targets(rows.drop(columns=readouts.PROB_COLUMNS), inv, "papi"))
     assert bare["RPS"].isna().all() and bare["calibrated median"].isna().all()
 
 
@@ -146,7 +147,7 @@ def test_readout_intervals_bracket_the_mean_and_mark_what_is_missing():
     inv = get_inventory("ipip")
     rows = _table([1, 2, 3, 4], ["i1", "i2", "i3"], [5, 3, 1])
     rows["stored"] = np.tile([5, 3, 2], 4) + np.repeat([0, 0, -1, -1], 3)
-    out = results.readout_intervals({"m": results.graded(rows, inv, "papi")}, n_boot=200).set_index("readout")
+    out = results.readout_intervals({"m": add_targets(rows, inv, "papi")}, n_boot=200).set_index("readout")
     argmax = out.loc["argmax (paper's protocol)"]
     assert argmax["low"] <= argmax["mean"] <= argmax["high"] and argmax["subjects"] == 4
     assert np.isnan(out.loc["RPS", "mean"]) and out.loc["RPS", "subjects"] == 0
