@@ -33,7 +33,7 @@ import torch
 from machine import finish, matmul_gflops
 from palign_nb import activations, alignment, pas, prompts
 from palign_nb.data import load_papi_test, paper_item_split
-from palign_nb.inventories import OPTION_LETTERS, VALUE_TO_LETTER, get_inventory
+from palign_nb.inventories import OPTION_LETTERS, VALUE_TO_LETTER, get_inventory, shown_values
 from palign_nb.models import EMBEDDED_ID, load_model
 from palign_nb.splits import carve_validation
 
@@ -103,21 +103,19 @@ def main() -> None:
     print(f"shared activation capture (once per model, not per subject): {capture_s:.1f} s for {2 * len(known)} prompts")
 
     def system(items: list[str]) -> str:
-        shown = alignment.shown_values(answers.loc[subject], items, inv, "papi")
+        shown = shown_values(answers.loc[subject], items, inv, "papi")
         return prompts.known_answers_system(inv.items.loc[items, "text"].tolist(), shown.tolist(), inv)
 
-    known_values, known_system = alignment.shown_values(answers.loc[subject], known, inv, "papi"), system(known)
+    known_system = system(known)
     faithful_runs, pass_s = [], []
-    for _ in range(args.repeats):
+    for _ in range(args.repeats):  # the oracle procedure chapter 05 runs (all_subjects.run_pas_oracle), per subject
         start = time.perf_counter()
-        persona, _ = alignment.fit_persona(acts, known, known_values, known, args.top_k)
-        tables = {}
-        for alpha in pas.PAPER_ALPHAS:
-            begun = time.perf_counter()
-            tables[alpha] = alignment.score_steered(lm, persona, alpha, known_system, test, inv)
-            pass_s.append(time.perf_counter() - begun)
+        oracle = alignment.oracle_subject(lm, acts, known, answers.loc[subject], known, test, inv, "papi", known_system,
+                                          top_k=args.top_k)
         faithful_runs.append(time.perf_counter() - start)
-        print(f"faithful (120-answer prompt, paper's grid, {len(pas.PAPER_ALPHAS)} test passes): {faithful_runs[-1]:.1f} s per subject")
+        pass_s += list(oracle.pass_seconds.values())
+        print(f"faithful (120-answer prompt, paper's grid, {len(pas.PAPER_ALPHAS)} test passes, alpha {oracle.persona.alpha:g} "
+              f"chosen on them): {faithful_runs[-1]:.1f} s per subject")
     faithful_s = statistics.median(faithful_runs)
     result = {"dtype": dtype, "threads": args.threads, "capture_s": capture_s, "faithful_s": faithful_s,
               "faithful_runs_s": faithful_runs, "test_pass_s": pass_s}
@@ -125,7 +123,9 @@ def main() -> None:
     if args.compare_float32 and dtype == "float32":
         print("--compare-float32 skipped: this run is already in float32 (pass --dtype bfloat16 to compare).")
     elif args.compare_float32:
-        result["against_float32"] = compare_with_float32(args, known, known_values, test, inv, known_system, persona, tables)
+        known_values = shown_values(answers.loc[subject], known, inv, "papi")
+        result["against_float32"] = compare_with_float32(args, known, known_values, test, inv, known_system,
+                                                         oracle.persona, oracle.tables)
 
     split = carve_validation(known, inv, per_trait=4, seed=0)
     start = time.perf_counter()

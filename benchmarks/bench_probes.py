@@ -32,7 +32,7 @@ from machine import finish, matmul_gflops
 from sklearn.linear_model import LogisticRegression
 
 from palign_nb import activations, probing
-from palign_nb.alignment import shown_values
+from palign_nb.inventories import shown_values
 from palign_nb.data import load_papi_test, paper_item_split
 from palign_nb.inventories import get_inventory
 from palign_nb.models import EMBEDDED_ID, load_model

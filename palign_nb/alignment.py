@@ -15,18 +15,12 @@ import numpy as np
 import pandas as pd
 
 from .errors import PalignError
-from .inventories import Inventory, targets
+from .inventories import Inventory, shown_values
 from .models import LoadedModel
 from .pas import PAPER_ALPHAS, Persona, head_directions, search_alpha, steer
 from .probing import ProbeResult, fit_head_probes, probe_dataset, top_k_heads
 from .prompts import question
 from .scoring import score_options
-
-
-def shown_values(answers: pd.Series, items: list[str], inventory: Inventory, keying: str) -> np.ndarray:
-    """The subject's answers to ``items`` as the method sees them under a keying (0 = missing)."""
-    signs = inventory.items.loc[items, "sign"].to_numpy()
-    return targets(answers[items].to_numpy(), signs, inventory, keying)
 
 
 def fit_persona(
@@ -94,3 +88,37 @@ def align_subject(
     persona.meta.update({"keying": keying, "known": known, "validation": validation, "alphas": list(alphas), "refine": refine,
                          "alpha_criterion": alpha_criterion})
     return SubjectPAS(persona, probes, trials, {"probe_fit": probe_s, "alpha_search": time.perf_counter() - start})
+
+
+@dataclass
+class OracleRun:
+    """What :func:`oracle_subject` returns: the persona (alpha set to the one the test items chose), the option
+    table of every alpha's test pass and each pass's seconds."""
+
+    persona: Persona
+    tables: dict[float, pd.DataFrame]
+    pass_seconds: dict[float, float]
+
+
+def oracle_subject(
+    lm: LoadedModel, acts: np.ndarray, act_items: list[str], answers: pd.Series, known: list[str], items: list[str],
+    inventory: Inventory, keying: str, system: str, top_k: int = 24, alphas: tuple[float, ...] = PAPER_ALPHAS,
+    seed: int = 0, batch_size: int = 16, probe_solver: str = "sklearn", direction: str = "mass_mean",
+) -> OracleRun:
+    """The paper's released procedure for one subject, labelled oracle: probes on all ``known`` items, one pass
+    over the **test** ``items`` per alpha, and the alpha that scores best on them (:ref:`paper-pitfalls`).
+
+    Never a held-out estimate: it measures how much choosing alpha on the test items flatters PAS.
+    """
+    persona, _ = fit_persona(acts, act_items, shown_values(answers, known, inventory, keying), known, top_k, seed,
+                             direction, solver=probe_solver, device=lm.device)
+    tables, seconds = {}, {}
+    for alpha in alphas:
+        start = time.perf_counter()
+        tables[alpha] = score_steered(lm, persona, alpha, system, items, inventory, batch_size)
+        seconds[alpha] = time.perf_counter() - start
+    traits = inventory.items.loc[items, "trait"].to_numpy()
+    persona.alpha, _ = search_alpha(tables.__getitem__, shown_values(answers, items, inventory, keying), traits, alphas)
+    persona.meta.update({"keying": keying, "known": known, "alphas": list(alphas), "alpha_on": "test items"})
+    return OracleRun(persona, tables, seconds)
+

@@ -17,11 +17,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .alignment import align_subject, fit_persona, score_steered, shown_values
-from .inventories import Inventory
+from .alignment import align_subject, oracle_subject, score_steered
+from .inventories import Inventory, shown_values
 from .metrics import subject_predictions
 from .models import LoadedModel
-from .pas import PAPER_ALPHAS, Persona, search_alpha
+from .pas import PAPER_ALPHAS, Persona
 from .probing import MIN_USABLE, contrast_labels
 from .preference import TrainResult, TrainSettings, merged, preference_pairs, reward_prompts, train_dpo, train_grpo
 from .prompting import score_items
@@ -99,16 +99,14 @@ def run_pas_oracle(
     test items flatters PAS; never a held-out estimate.
     """
     tables, baseline, timings = [], [], []
-    traits = inventory.items.loc[items, "trait"].to_numpy()
     for s in subjects:
         start = time.perf_counter()
-        persona, _ = fit_persona(acts, act_items, shown_values(answers.loc[s], known, inventory, keying), known, top_k,
-                                 seed, direction, solver=probe_solver, device=lm.device)
-        by_alpha = {a: score_steered(lm, persona, a, system_of(s), items, inventory, batch_size) for a in alphas}
-        alpha, _ = search_alpha(by_alpha.__getitem__, shown_values(answers.loc[s], items, inventory, keying), traits, alphas)
-        tables.append(subject_predictions(s, by_alpha[alpha], answers, inventory).assign(alpha=alpha, fallback=False))
-        if 0.0 in by_alpha:
-            baseline.append(subject_predictions(s, by_alpha[0.0], answers, inventory))
+        run = oracle_subject(lm, acts, act_items, answers.loc[s], known, items, inventory, keying, system_of(s), top_k,
+                             alphas, seed, batch_size, probe_solver, direction)
+        tables.append(subject_predictions(s, run.tables[run.persona.alpha], answers, inventory)
+                      .assign(alpha=run.persona.alpha, fallback=False))
+        if 0.0 in run.tables:
+            baseline.append(subject_predictions(s, run.tables[0.0], answers, inventory))
         timings.append(_timing(s, "pas_oracle", "total", time.perf_counter() - start))
     return (pd.concat(tables, ignore_index=True), pd.concat(baseline, ignore_index=True) if baseline else pd.DataFrame(),
             pd.DataFrame(timings))

@@ -178,6 +178,13 @@ def targets(stored: np.ndarray, signs: np.ndarray, inventory: Inventory, keying:
     return stored.copy() if keying == "papi" else literal_answers(stored, signs, inventory)
 
 
+def shown_values(answers: pd.Series, items: list[str], inventory: Inventory, keying: str) -> np.ndarray:
+    """One subject's answers to ``items`` as a method sees them under ``keying`` (0 = missing): what its
+    prompt lists, its probes are labelled with and its alpha is judged on (:func:`targets` of one row)."""
+    signs = inventory.items.loc[items, "sign"].to_numpy()
+    return targets(answers[items].to_numpy(), signs, inventory, keying)
+
+
 def keyed_values(stored: np.ndarray, signs: np.ndarray, inventory: Inventory) -> np.ndarray:
     """Answers turned in the trait's direction (high = more of the trait); 0 stays 0 (missing)."""
     stored = np.asarray(stored)

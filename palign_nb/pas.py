@@ -26,6 +26,7 @@ import torch
 from .activations import head_dim, out_projections
 from .errors import PalignError
 from .inventories import LETTER_TO_VALUE, OPTION_LETTERS
+from .metrics import alignment_score
 from .models import LoadedModel
 
 PAPER_ALPHAS: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0)
@@ -146,12 +147,6 @@ def expected_error(option_probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return (option_probs * np.abs(values[None, :] - np.asarray(targets, dtype=float)[:, None])).sum(1)
 
 
-def composite_error(predicted: np.ndarray, targets: np.ndarray, traits: np.ndarray) -> float:
-    """The paper's objective on a set of items: the sum over traits of the mean absolute error."""
-    err = pd.Series(np.abs(np.asarray(predicted, float) - np.asarray(targets, float)))
-    return float(err.groupby(np.asarray(traits)).mean().sum())
-
-
 #: How :func:`search_alpha` judges an alpha on the validation items: the paper's composite error of the
 #: argmax letters, the expected absolute error under the option distribution, or the ranked probability score.
 ALPHA_CRITERIA = {"argmax": ["composite", "expected"], "expected": ["expected"], "rps": ["rps"]}
@@ -194,7 +189,8 @@ def search_alpha(
     def run(alpha: float) -> dict[str, float]:
         table = evaluate(alpha)
         probs = table[[f"p_{x}" for x in "ABCDE"]].to_numpy()
-        row = {"alpha": float(alpha), "composite": composite_error(table["predicted"].to_numpy(), targets, traits),
+        graded = pd.DataFrame({"subject": 0, "trait": traits, "target": targets, "predicted": table["predicted"].to_numpy()})
+        row = {"alpha": float(alpha), "composite": float(alignment_score(graded)["composite"]),  # the paper's metric
                "expected": float(pd.Series(expected_error(probs, targets)).groupby(traits).mean().sum()),
                "rps": float(pd.Series(ranked_probability_score(probs, targets)).groupby(traits).mean().sum())}
         rows.append(row)

@@ -23,7 +23,7 @@ import torch
 
 from .data import load_p2_personas
 from .errors import PalignError
-from .inventories import Inventory, targets
+from .inventories import Inventory, shown_values
 from .models import LoadedModel
 from .prompts import chat_messages, known_answers_system, question
 from .scoring import score_options
@@ -59,13 +59,12 @@ def known_answers(answers: pd.DataFrame, subject, items: list[str], inventory: I
     """
     if subject not in answers.index:
         raise PalignError(f"Unknown subject {subject!r}: pick one of the splits' subjects (e.g. {list(answers.index[:3])}).")
-    stored = answers.loc[subject, items].to_numpy(dtype=int)
-    if not (stored > 0).any():
+    values = shown_values(answers.loc[subject], items, inventory, keying).astype(int)
+    if not (values > 0).any():
         raise PalignError(
             f"Subject {subject!r} has no usable known answer: all {len(items)} known items are missing (0). "
             "Choose another subject (`subjects=[...]`) or a split with answered known items."
         )
-    values = targets(stored, inventory.items.loc[items, "sign"].to_numpy(), inventory, keying)
     return inventory.items.loc[items, "text"].tolist(), values
 
 

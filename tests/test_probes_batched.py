@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from test_palign_pas import planted_contrast
 
 from palign_nb import activations, data, probing
-from palign_nb.alignment import shown_values
+from palign_nb.inventories import shown_values
 from palign_nb.errors import PalignError
 from palign_nb.inventories import get_inventory
 from palign_nb.models import EMBEDDED_ID, load_model
