@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from machine import finish, matmul_gflops
-from palign_nb import activations, alignment, pas, prompts
+from palign_nb import activations, pas, pas_subject, prompts
 from palign_nb.data import load_papi_test, paper_item_split
 from palign_nb.inventories import OPTION_LETTERS, VALUE_TO_LETTER, get_inventory, shown_values
 from palign_nb.models import EMBEDDED_ID, load_model
@@ -54,14 +54,14 @@ def compare_with_float32(args, known, known_values, test, inv, system, persona, 
     """
     reference = load_model(args.model_id, dtype="float32")
     ref_acts = activations.contrast_activations(reference, known, inv)
-    ref_persona, _ = alignment.fit_persona(ref_acts, known, known_values, known, args.top_k)
+    ref_persona, _ = pas_subject.fit_persona(ref_acts, known, known_values, known, args.top_k)
     shared = len(set(ref_persona.heads) & set(persona.heads))
     print(f"against float32: {shared} of {args.top_k} heads shared with the float32 persona")
     rows = []
     for alpha, table in tables.items():
         row = {"alpha": alpha, "heads_shared": shared}
         for name, used in [("same_persona", persona), ("float32_persona", ref_persona)]:
-            ref = alignment.score_steered(reference, used, alpha, system, test, inv)
+            ref = pas_subject.score_steered(reference, used, alpha, system, test, inv)
             row[f"{name}_same_answer"] = float((ref["predicted"] == table["predicted"]).mean())
             row[f"{name}_max_prob_change"] = float(np.abs(ref[PROBS].to_numpy() - table[PROBS].to_numpy()).max())
             row[f"{name}_float32_answers"] = answer_counts(ref)
@@ -110,7 +110,7 @@ def main() -> None:
     faithful_runs, pass_s = [], []
     for _ in range(args.repeats):  # the oracle procedure chapter 05 runs (all_subjects.run_pas_oracle), per subject
         start = time.perf_counter()
-        oracle = alignment.oracle_subject(lm, acts, known, answers.loc[subject], known, test, inv, "papi", known_system,
+        oracle = pas_subject.oracle_subject(lm, acts, known, answers.loc[subject], known, test, inv, "papi", known_system,
                                           top_k=args.top_k)
         faithful_runs.append(time.perf_counter() - start)
         pass_s += list(oracle.pass_seconds.values())
@@ -129,9 +129,9 @@ def main() -> None:
 
     split = carve_validation(known, inv, per_trait=4, seed=0)
     start = time.perf_counter()
-    fit = alignment.align_subject(lm, acts, known, answers.loc[subject], split.known, split.validation, inv, "papi",
+    fit = pas_subject.align_subject(lm, acts, known, answers.loc[subject], split.known, split.validation, inv, "papi",
                                   system(split.known), top_k=args.top_k)
-    alignment.score_steered(lm, fit.persona, fit.persona.alpha, system(split.known), test, inv)
+    pas_subject.score_steered(lm, fit.persona, fit.persona.alpha, system(split.known), test, inv)
     result["clean_s"] = time.perf_counter() - start
     print(f"clean (alpha on {len(split.validation)} validation items, then 1 test pass): {result['clean_s']:.1f} s per subject "
           f"(alpha = {fit.persona.alpha})")

@@ -17,14 +17,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .alignment import align_subject, oracle_subject, score_steered
+from .pas_subject import align_subject, oracle_subject, score_steered
 from .inventories import Inventory, shown_values
 from .metrics import subject_predictions
 from .models import LoadedModel
 from .pas import PAPER_ALPHAS, Persona
 from .probing import MIN_USABLE, contrast_labels
 from .preference import TrainResult, TrainSettings, merged, preference_pairs, reward_prompts, train_dpo, train_grpo
-from .prompting import score_items
+from .prompt_baselines import score_items
 from .prompts import DEFAULT_SYSTEM
 
 
@@ -54,33 +54,42 @@ def run_pas(
     system_of: Callable[[object], str], known: list[str], validation: list[str], items: list[str],
     inventory: Inventory, keying: str, top_k: int = 24, alphas: tuple[float, ...] = PAPER_ALPHAS,
     seed: int = 0, batch_size: int = 16, probe_solver: str = "sklearn", direction: str = "mass_mean",
-    refine: bool = False, alpha_criterion: str = "argmax",
+    refine: bool = False, alpha_criterion: str = "argmax", unsteered: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[object, Persona]]:
     """PAS per subject: probes on ``known``, alpha on ``validation``, then one pass over ``items``.
 
     Also returns each subject's persona (alpha set), e.g. to save with :func:`palign_nb.pas.save_persona`.
     A subject with fewer than ``MIN_USABLE`` decided known answers (not 3, not missing) cannot be
     probed: it gets the prompt alone (alpha 0), marked ``fallback=True`` in its rows, and no persona.
-    ``direction``, ``refine`` and ``alpha_criterion`` are those of :func:`palign_nb.alignment.align_subject`.
+    ``direction``, ``refine`` and ``alpha_criterion`` are those of :func:`palign_nb.pas_subject.align_subject`.
+    ``unsteered``: the same prompts' predictions without steering (:func:`run_prompted` on ``items``), reused
+    where a subject's test pass would be unsteered (alpha 0, or the fallback) instead of scoring it again; such a
+    test pass is timed as 0 s here, since its cost is in the unsteered method's timings.
     """
     tables, timings, personas = [], [], {}
+
+    def test_pass(s, persona: Persona | None, alpha: float) -> pd.DataFrame:
+        start = time.perf_counter()
+        if alpha == 0.0 and unsteered is not None and (unsteered["subject"] == s).any():
+            table = unsteered[unsteered["subject"] == s].reset_index(drop=True)
+            timings.append(_timing(s, method, "test_pass", 0.0))
+            return table
+        scored = (score_items(lm, system, items, inventory, batch_size) if persona is None
+                  else score_steered(lm, persona, alpha, system, items, inventory, batch_size))
+        timings.append(_timing(s, method, "test_pass", time.perf_counter() - start))
+        return subject_predictions(s, scored, answers, inventory)
+
     for s in subjects:
         system = system_of(s)
         usable = int(contrast_labels(shown_values(answers.loc[s], known, inventory, keying))[0].sum())
         if usable < MIN_USABLE:  # too few decided answers to probe: no steering, the prompt alone
-            start = time.perf_counter()
-            scored = score_items(lm, system, items, inventory, batch_size)
-            timings.append(_timing(s, method, "test_pass", time.perf_counter() - start))
-            tables.append(subject_predictions(s, scored, answers, inventory).assign(alpha=0.0, fallback=True))
+            tables.append(test_pass(s, None, 0.0).assign(alpha=0.0, fallback=True))
             continue
         fit = align_subject(lm, acts, act_items, answers.loc[s], known, validation, inventory, keying, system,
                             top_k=top_k, alphas=alphas, refine=refine, seed=seed, direction=direction,
                             batch_size=batch_size, probe_solver=probe_solver, alpha_criterion=alpha_criterion)
-        start = time.perf_counter()
-        scored = score_steered(lm, fit.persona, fit.persona.alpha, system, items, inventory, batch_size)
         timings += [_timing(s, method, stage, sec) for stage, sec in fit.seconds.items()]
-        timings.append(_timing(s, method, "test_pass", time.perf_counter() - start))
-        tables.append(subject_predictions(s, scored, answers, inventory).assign(alpha=fit.persona.alpha, fallback=False))
+        tables.append(test_pass(s, fit.persona, fit.persona.alpha).assign(alpha=fit.persona.alpha, fallback=False))
         personas[s] = fit.persona
     return pd.concat(tables, ignore_index=True), pd.DataFrame(timings), personas
 

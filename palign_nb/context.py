@@ -119,6 +119,31 @@ class Chapter:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
 
+    def entry(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The manifest entry's own fields for a write of this chapter: the model's revision once the model is
+        loaded, then ``extra`` (the chapter, the run's parameters and the time are added by the store)."""
+        loaded = {"model_revision": self.model.revision} if "model" in self.__dict__ else {}
+        return {**loaded, **(extra or {})}
+
+    def save_table(self, name: str, table, wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+        """:func:`palign_nb.store.save_table` as this chapter, with :meth:`entry` in the manifest."""
+        from .store import save_table
+
+        return save_table(self.cfg, name, table, chapter=self.name, wall_s=wall_s, extra=self.entry(extra))
+
+    def save_json(self, name: str, obj: Any, wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+        """:func:`palign_nb.store.save_json` as this chapter, with :meth:`entry` in the manifest."""
+        from .store import save_json
+
+        return save_json(self.cfg, name, obj, chapter=self.name, wall_s=wall_s, extra=self.entry(extra))
+
+    def save_predictions(self, key: str, table, keying: str = "papi", wall_s: float | None = None,
+                         extra: dict[str, Any] | None = None) -> str:
+        """:func:`palign_nb.store.save_predictions` as this chapter (its registered writer); returns the table's name."""
+        from .store import save_predictions
+
+        return save_predictions(self.cfg, key, table, chapter=self.name, keying=keying, wall_s=wall_s, extra=self.entry(extra))
+
 
 def chapter(name: str, namespace: dict[str, Any]) -> Chapter:
     """The context of chapter ``name`` (e.g. ``"05_pas"``), from the parameters it declares in ``namespace``."""

@@ -31,7 +31,7 @@ from .config import RunConfig
 from .errors import PalignError
 from .inventories import LETTER_TO_VALUE, VALUE_TO_LETTER, Inventory, check_name
 from .models import LoadedModel
-from .prompting import known_answers
+from .prompt_baselines import known_answers
 from .prompts import DEFAULT_SYSTEM, question, render_chat
 
 #: The paper's DPO hyper-parameters (lr, warm-up steps, weight decay, AdamW batch size, LoRA alpha, steps).

@@ -350,7 +350,7 @@ def read_manifest_names(cfg) -> dict[str, str]:
 def test_the_chapters_predictions_are_the_package_loops_rows(store: Path, smoke_params: dict):
     """Chapter 06's few-shot rows are what palign_nb.all_subjects.run_prompted gives for the same subjects and items:
     the chapter runs every subject through the package's loop, not a copy of it."""
-    from palign_nb import all_subjects, prompting, store as results_store
+    from palign_nb import all_subjects, prompt_baselines, store as results_store
     from palign_nb.config import RunConfig
     from palign_nb.data import load_answers
     from palign_nb.inventories import get_inventory
@@ -364,7 +364,7 @@ def test_the_chapters_predictions_are_the_package_loops_rows(store: Path, smoke_
     subjects, items = list(dict.fromkeys(stored["subject"])), list(dict.fromkeys(stored["item"]))
     lm = load_model(cfg.model_id)
     rows, _ = all_subjects.run_prompted(
-        lm, answers, subjects, "icl", lambda s: prompting.icl_system(answers, s, splits["paper_known"], inv, "papi"),
+        lm, answers, subjects, "icl", lambda s: prompt_baselines.icl_system(answers, s, splits["paper_known"], inv, "papi"),
         items, inv, batch_size=int(smoke_params.get("batch_size", 16)))
     probs = [f"p_{x}" for x in "ABCDE"]
     assert rows[["subject", "item", "predicted"]].astype(str).equals(stored[["subject", "item", "predicted"]].astype(str))

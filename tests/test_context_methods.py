@@ -35,6 +35,11 @@ def test_chapter_splits_config_and_extra_and_checks_keys(tmp_path):
     with pytest.raises(StoreMissing, match="02_dataset_splits"):
         ch.splits
     assert ch.done() >= 0
+    # writes go through the context: the manifest entry names the chapter; no model loaded, so no revision
+    ch.save_table("pas_alphas", pd.DataFrame({"alpha": [1.0]}), wall_s=2.0, extra={"note": "x"})
+    entry = store.read_manifest(ch.cfg).iloc[-1]
+    assert (entry["name"], entry["chapter"], entry["note"]) == ("pas_alphas", "05_pas", "x")
+    assert "model_revision" not in ch.entry() and ch.entry({"a": 1}) == {"a": 1}
 
 
 def test_chapter_refuses_a_missing_parameter_and_an_unknown_chapter():
@@ -84,6 +89,7 @@ def test_chapters_leave_plumbing_to_the_package(notebook):
     code = code_of(notebook)
     assert "def record(" not in code, "use ch.record (palign_nb.context)"
     assert "results_path /" not in code, "use ch.path(kind, name) or a palign_nb function for store paths"
+    assert "store.save_" not in code, "write through ch.save_table / ch.save_json / ch.save_predictions (the manifest entry)"
     assert not re.search(r"""["']predictions_""", code), "name predictions tables through palign_nb.methods"
     assert f'palign_nb.chapter("{notebook.stem}", globals())' in code, "start with ch = palign_nb.chapter(name, globals())"
     assert "ch.done()" in code, "end with ch.done() (the measured runtime the intro quotes)"

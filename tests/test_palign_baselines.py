@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from palign_nb import data, preference, prompting, prompts, scoring
+from palign_nb import data, preference, prompt_baselines, prompts, scoring
 from palign_nb.errors import PalignError
 from palign_nb.inventories import VALUE_TO_LETTER, get_inventory
 from palign_nb.models import LoadedModel, embedded_model_dir
@@ -83,14 +83,14 @@ def test_reward_sd3_labels_longest_first():
 
 def test_icl_keyings_differ_exactly_on_minus_keyed_items(papi, known):
     subject = papi.index[0]
-    _, shown_papi = prompting.known_answers(papi, subject, known, IPIP, "papi")
-    _, shown_literal = prompting.known_answers(papi, subject, known, IPIP, "literal")
+    _, shown_papi = prompt_baselines.known_answers(papi, subject, known, IPIP, "papi")
+    _, shown_literal = prompt_baselines.known_answers(papi, subject, known, IPIP, "literal")
     stored = papi.loc[subject, known].to_numpy()
     minus = IPIP.items.loc[known, "sign"].to_numpy() < 0
     assert (shown_papi == stored).all()
     assert (shown_literal[minus] == np.where(stored[minus] > 0, 6 - stored[minus], 0)).all()
     assert (shown_literal[~minus] == stored[~minus]).all()
-    system = prompting.icl_system(papi, subject, known, IPIP, "papi")
+    system = prompt_baselines.icl_system(papi, subject, known, IPIP, "papi")
     assert system.startswith("Here are some of your behaviors and your level of recognition towards them;")
     assert system.count(";") == len(known)
 
@@ -100,25 +100,25 @@ def test_p2_request_reproduces_the_shipped_inputs(papi, known):
 
     shipped = json.loads((data.data_dir() / "papi" / "personality_prompt.json").read_text())
     for row, subject in zip(shipped, papi.index):
-        texts, values = prompting.known_answers(papi, subject, known, IPIP, "papi")
-        request = prompting.p2_request(texts, values.tolist(), IPIP)
-        assert request == row["input"] + prompting.P2_TAIL
-    assert prompting.shipped_p2(papi.index[0]).startswith("You are")
+        texts, values = prompt_baselines.known_answers(papi, subject, known, IPIP, "papi")
+        request = prompt_baselines.p2_request(texts, values.tolist(), IPIP)
+        assert request == row["input"] + prompt_baselines.P2_TAIL
+    assert prompt_baselines.shipped_p2(papi.index[0]).startswith("You are")
 
 
 def test_generate_p2_persona_runs_on_a_tiny_model(tiny):
-    text = prompting.generate_p2_persona(tiny, ["Worry about things."], [4], IPIP, max_new_tokens=5, temperature=0.6)
+    text = prompt_baselines.generate_p2_persona(tiny, ["Worry about things."], [4], IPIP, max_new_tokens=5, temperature=0.6)
     assert isinstance(text, str)
 
 
 def test_score_items_and_chapter_items(tiny, papi):
     split = {"test": data.paper_item_split()[1]}
-    items = prompting.chapter_items(split, IPIP, 10)
+    items = prompt_baselines.chapter_items(split, IPIP, 10)
     assert len(items) == 10 and IPIP.items.loc[items, "trait"].value_counts().tolist() == [2] * 5
-    scored = prompting.score_items(tiny, prompts.DEFAULT_SYSTEM, items[:3], IPIP, batch_size=2)
+    scored = prompt_baselines.score_items(tiny, prompts.DEFAULT_SYSTEM, items[:3], IPIP, batch_size=2)
     assert scored.index.tolist() == items[:3] and set(scored["predicted"]) <= {1, 2, 3, 4, 5}
     with pytest.raises(PalignError, match="n_items"):
-        prompting.chapter_items(split, IPIP, 0)
+        prompt_baselines.chapter_items(split, IPIP, 0)
 
 
 # --- preference pairs -------------------------------------------------------------------------------
@@ -178,9 +178,9 @@ def test_one_dpo_step_moves_only_the_adapter(tiny, papi, known, tmp_path):
     # saved, reloaded and merged, the adapter scores exactly like the trained one merged
     path = preference.save_adapter(result, tmp_path / "dpo" / "1")
     items = data.paper_item_split()[1][:4]
-    direct = prompting.score_items(preference.merged(tiny, result.model, "dpo"), prompts.DEFAULT_SYSTEM, items, IPIP)
-    loaded = prompting.score_items(preference.load_adapter(tiny, path), prompts.DEFAULT_SYSTEM, items, IPIP)
-    base = prompting.score_items(tiny, prompts.DEFAULT_SYSTEM, items, IPIP)
+    direct = prompt_baselines.score_items(preference.merged(tiny, result.model, "dpo"), prompts.DEFAULT_SYSTEM, items, IPIP)
+    loaded = prompt_baselines.score_items(preference.load_adapter(tiny, path), prompts.DEFAULT_SYSTEM, items, IPIP)
+    base = prompt_baselines.score_items(tiny, prompts.DEFAULT_SYSTEM, items, IPIP)
     np.testing.assert_allclose(direct.iloc[:, :5].to_numpy(), loaded.iloc[:, :5].to_numpy(), atol=1e-6)
     assert not np.allclose(direct.iloc[:, :5].to_numpy(), base.iloc[:, :5].to_numpy(), atol=1e-7)
 
@@ -214,7 +214,7 @@ def test_subject_without_usable_known_answers(tiny, papi, known):
     blank = papi.iloc[:1].copy()
     blank.loc[:, known] = 0
     subject = blank.index[0]
-    for make in (lambda: prompting.icl_system(blank, subject, known, IPIP, "papi"),
+    for make in (lambda: prompt_baselines.icl_system(blank, subject, known, IPIP, "papi"),
                  lambda: preference.preference_pairs(tiny, blank, subject, known, IPIP, "papi"),
                  lambda: preference.reward_prompts(tiny, blank, subject, known, IPIP, "papi")):
         with pytest.raises(PalignError, match="no usable known answer.*Choose another subject"):
@@ -239,7 +239,7 @@ def test_missing_adapter_names_the_chapter(tiny, tmp_path):
 
 def test_no_shipped_p2_for_unknown_subject():
     with pytest.raises(PalignError, match="generate_p2_persona"):
-        prompting.shipped_p2(-1)
+        prompt_baselines.shipped_p2(-1)
 
 
 def test_chapter_charts_build_valid_specs():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from palign_nb import activations, alignment, pas, probing, prompts, scoring
+from palign_nb import activations, pas, pas_subject, probing, prompts, scoring
 from palign_nb.errors import PalignError
 from palign_nb.inventories import get_inventory
 from palign_nb.models import LoadedModel, embedded_model_dir
@@ -183,10 +183,10 @@ def test_chosen_alpha_and_heads_ignore_test_answers(tokenizer):
     rng = np.random.default_rng(0)
     answers = pd.Series(rng.choice([1, 2, 4, 5], size=len(INV.items)), index=INV.items.index)
     kwargs = dict(inventory=INV, keying="papi", system=prompts.DEFAULT_SYSTEM, top_k=3, alphas=(0.0, 2.0, 8.0))
-    first = alignment.align_subject(lm, acts, act_items, answers, known, validation, **kwargs)
+    first = pas_subject.align_subject(lm, acts, act_items, answers, known, validation, **kwargs)
     changed = answers.copy()
     changed[test] = 6 - changed[test]
-    second = alignment.align_subject(lm, acts, act_items, changed, known, validation, **kwargs)
+    second = pas_subject.align_subject(lm, acts, act_items, changed, known, validation, **kwargs)
     assert first.persona.heads == second.persona.heads
     assert first.persona.alpha == second.persona.alpha
     pd.testing.assert_frame_equal(first.trials, second.trials)

@@ -91,7 +91,7 @@ def shipped_p2(subject) -> str:
     if subject not in personas.index:
         raise PalignError(
             f"No shipped P2 description for subject {subject!r}: the paper ships them for the 300 PAPI test subjects "
-            "only. Write one with palign_nb.prompting.generate_p2_persona(lm, texts, values, inventory)."
+            "only. Write one with palign_nb.prompt_baselines.generate_p2_persona(lm, texts, values, inventory)."
         )
     return str(personas.loc[subject])
 
