@@ -235,3 +235,47 @@ def test_alpha_criteria_judge_the_same_trials_differently():
     assert {"composite", "expected", "rps"} <= set(trials)
     with pytest.raises(PalignError, match="argmax, expected, rps"):
         pas.search_alpha(by_alpha.__getitem__, targets, traits, (0.0,), criterion="median")
+
+
+def test_run_pas_reuses_the_unsteered_pass_only_where_it_is_the_same_pass(tokenizer):
+    from palign_nb import all_subjects
+
+    lm = tiny(tokenizer)
+    known, validation, test = INV.items.index[:12].tolist(), INV.items.index[12:17].tolist(), INV.items.index[17:23].tolist()
+    acts = activations.contrast_activations(lm, known, INV, batch_size=8)
+    rng = np.random.default_rng(0)
+    answers = pd.DataFrame(rng.choice([1, 2, 4, 5], size=(2, len(INV.items))), index=[7, 8], columns=INV.items.index)
+    answers.loc[8, known] = 3  # nothing decided among the known answers: the fallback
+    system_of = lambda s: prompts.DEFAULT_SYSTEM  # noqa: E731
+    unsteered, _ = all_subjects.run_prompted(lm, answers, [7, 8], "icl", system_of, test, INV, batch_size=4)
+    kwargs = dict(top_k=3, alphas=(0.0,), batch_size=4)  # alpha 0 is the only choice
+    reused, times, personas = all_subjects.run_pas(lm, acts, known, answers, [7, 8], "pas_icl", system_of, known, validation,
+                                                   test, INV, "papi", unsteered=unsteered, **kwargs)
+    scored, _, _ = all_subjects.run_pas(lm, acts, known, answers, [7, 8], "pas_icl", system_of, known, validation, test,
+                                        INV, "papi", **kwargs)
+    assert reused["fallback"].tolist() == [False] * len(test) + [True] * len(test) and list(personas) == [7]
+    assert (times.loc[times.stage == "test_pass", "seconds"] == 0).all()  # its cost is in run_prompted's timings
+    probs = [f"p_{x}" for x in "ABCDE"]
+    assert reused["predicted"].tolist() == scored["predicted"].tolist()
+    np.testing.assert_allclose(reused[probs].to_numpy(), scored[probs].to_numpy(), atol=1e-5)
+    # a steered alpha is never taken from the unsteered table
+    steered, _, _ = all_subjects.run_pas(lm, acts, known, answers, [7], "pas_icl", system_of, known, validation, test,
+                                         INV, "papi", unsteered=unsteered, top_k=3, alphas=(8.0,), batch_size=4)
+    assert not np.allclose(steered[probs].to_numpy(), unsteered.loc[unsteered.subject == 7, probs].to_numpy())
+
+
+def test_oracle_keeps_the_alpha_that_scores_best_on_the_test_items(tokenizer):
+    from palign_nb.metrics import add_targets, alignment_score, subject_predictions
+
+    lm = tiny(tokenizer)
+    known, test = INV.items.index[:12].tolist(), INV.items.index[17:27].tolist()
+    acts = activations.contrast_activations(lm, known, INV, batch_size=8)
+    rng = np.random.default_rng(1)
+    answers = pd.DataFrame(rng.choice([1, 2, 4, 5], size=(1, len(INV.items))), index=[3], columns=INV.items.index)
+    run = pas_subject.oracle_subject(lm, acts, known, answers.loc[3], known, test, INV, "papi", prompts.DEFAULT_SYSTEM,
+                                     top_k=3, alphas=(0.0, 4.0, 16.0), batch_size=4)
+    scores = {a: float(alignment_score(add_targets(subject_predictions(3, t, answers, INV), INV, "papi"))["composite"])
+              for a, t in run.tables.items()}
+    assert set(run.pass_seconds) == {0.0, 4.0, 16.0}
+    assert scores[run.persona.alpha] == min(scores.values())
+    assert run.persona.alpha == min(a for a, v in scores.items() if v == min(scores.values()))  # ties: the smaller alpha
