@@ -137,6 +137,12 @@ class Chapter:
 
         return save_json(self.cfg, name, obj, chapter=self.name, wall_s=wall_s, extra=self.entry(extra))
 
+    def save_timings(self, table, wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+        """This chapter's timings under their registered name (:func:`palign_nb.methods.timings_table`)."""
+        from .methods import timings_table
+
+        return self.save_table(timings_table(self.name), table, wall_s=wall_s, extra=extra)
+
     def save_predictions(self, key: str, table, keying: str = "papi", wall_s: float | None = None,
                          extra: dict[str, Any] | None = None) -> str:
         """:func:`palign_nb.store.save_predictions` as this chapter (its registered writer); returns the table's name."""

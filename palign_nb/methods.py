@@ -62,6 +62,13 @@ METHODS: tuple[Method, ...] = (
 
 #: Chapter 05's data-efficiency predictions (PAS + prompt and its prompt alone per number of known answers).
 DATA_EFFICIENCY_TABLE = "predictions_data_efficiency"
+#: ... and their timings.
+DATA_EFFICIENCY_TIMINGS = "timings_data_efficiency"
+
+
+def timings_table(chapter: str) -> str:
+    """The store name of a chapter's timings (one row per subject, method and stage; :mod:`palign_nb.all_subjects`)."""
+    return f"timings_{chapter}"
 
 
 def method(key: str) -> Method:

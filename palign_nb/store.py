@@ -23,7 +23,7 @@ import pandas as pd
 from .config import RunConfig
 from .errors import PalignError, StoreMissing
 from .inventories import get_inventory
-from .methods import method as registered_method
+from .methods import method as registered_method, timings_table
 from .paths import repo_root
 
 PACKAGES = ("torch", "transformers", "peft", "trl", "scikit-learn", "pandas", "numpy", "altair")
@@ -150,3 +150,9 @@ def load_predictions(cfg: RunConfig, key: str, keying: str = "papi", graded_as: 
     m = registered_method(key)
     table = require_table(cfg, m.table(keying), produced_by=m.writer(cfg.inventory)).astype({"subject": int})
     return add_targets(table, get_inventory(cfg.inventory), graded_as) if graded_as else table
+
+
+def load_timings(cfg: RunConfig, chapter: str) -> pd.DataFrame:
+    """A chapter's timings (:meth:`palign_nb.context.Chapter.save_timings`), or :class:`.StoreMissing` naming it."""
+    return require_table(cfg, timings_table(chapter), produced_by=chapter)
+

@@ -40,6 +40,10 @@ def test_chapter_splits_config_and_extra_and_checks_keys(tmp_path):
     entry = store.read_manifest(ch.cfg).iloc[-1]
     assert (entry["name"], entry["chapter"], entry["note"]) == ("pas_alphas", "05_pas", "x")
     assert "model_revision" not in ch.entry() and ch.entry({"a": 1}) == {"a": 1}
+    ch.save_timings(pd.DataFrame({"subject": [1], "method": ["pas_icl"], "stage": ["test_pass"], "seconds": [1.5]}))
+    assert store.load_timings(ch.cfg, "05_pas")["seconds"].tolist() == [1.5]
+    with pytest.raises(StoreMissing, match="07_preference_baselines"):
+        store.load_timings(ch.cfg, "07_preference_baselines")
 
 
 def test_chapter_refuses_a_missing_parameter_and_an_unknown_chapter():
@@ -91,5 +95,6 @@ def test_chapters_leave_plumbing_to_the_package(notebook):
     assert "results_path /" not in code, "use ch.path(kind, name) or a palign_nb function for store paths"
     assert "store.save_" not in code, "write through ch.save_table / ch.save_json / ch.save_predictions (the manifest entry)"
     assert not re.search(r"""["']predictions_""", code), "name predictions tables through palign_nb.methods"
+    assert not re.search(r"""["']timings_""", code), "write timings with ch.save_timings, read them with store.load_timings"
     assert f'palign_nb.chapter("{notebook.stem}", globals())' in code, "start with ch = palign_nb.chapter(name, globals())"
     assert "ch.done()" in code, "end with ch.done() (the measured runtime the intro quotes)"
