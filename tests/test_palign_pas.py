@@ -130,7 +130,7 @@ def test_positive_alpha_moves_probability_toward_the_planted_option(tokenizer):
     torch.log_softmax(logits[option_ids], dim=-1)[0].backward()  # log p(A) among the five options
     handle.remove()
     grad = grabbed["x"].grad[0, -1, 8:16].numpy()
-    scale = float(grabbed["x"][0, -1, 8:16].norm())  # a sigma on the scale of the head's own output
+    scale = float(grabbed["x"][0, -1, 8:16].detach().norm())  # a sigma on the scale of the head's own output
     persona = pas.Persona([(1, 1)], (grad / np.linalg.norm(grad))[None].astype(np.float32), np.array([scale], np.float32))
     p_a = []
     for alpha in (0.0, 0.5, 1.0):
