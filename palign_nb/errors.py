@@ -7,3 +7,7 @@ class PalignError(ValueError):
 
 class StoreMissing(PalignError, FileNotFoundError):
     """A chapter needs results that an earlier chapter has not written yet."""
+
+
+class StoreCorrupt(PalignError):
+    """A results-store file that does not match its manifest entry (truncated, edited, or unlisted)."""

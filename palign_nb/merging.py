@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import PalignError
-from .store import _git_commit, package_versions
+from .store import _git_commit, _sha256, check_file, package_versions
 
 #: Parameters that may differ between the parts of a split run: where each ran and on whom.
 RUN_LOCAL = frozenset({"device", "n_subjects", "subjects", "results_dir", "batch_size", "efficiency_subjects"})
@@ -42,12 +42,23 @@ class _Clash(Exception):
     """Two JSON values that may not differ do (internal: turned into a PalignError naming both stores)."""
 
 
+def _kept(rel: Path) -> bool:
+    """Whether a store file belongs in the merge: not a run's own checkpoints, not a temporary file of a killed write."""
+    return rel.parts[0] != "checkpoints" and not any(part.startswith(".") for part in rel.parts)
+
+
 def _manifest_lines(store: Path) -> list[dict[str, Any]]:
     path = store / "manifest.jsonl"
     if not path.is_file():
         raise PalignError(f"{store} is not a results store (no manifest.jsonl). Pass the store folders the chapters "
                           "wrote, <results_dir>/<model>/<inventory>.")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = []
+    for line in path.read_text().splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:  # a line a killed write left unfinished
+            continue
+    return lines
 
 
 def _check_agree(sources: list[Path], manifests: list[list[dict[str, Any]]]) -> list[str]:
@@ -201,7 +212,10 @@ def merge_stores(sources: list[str | Path], target: str | Path) -> MergeReport:
     notes = _check_agree(sources, manifests)
     files: dict[str, list[tuple[Path, Path]]] = {}
     for src in sources:
-        for path in sorted(p for p in src.rglob("*") if p.is_file() and p.name != "manifest.jsonl"):
+        for path in sorted(p for p in src.rglob("*") if p.is_file() and p.name != "manifest.jsonl" and _kept(p.relative_to(src))):
+            if path.parent == src:  # a table or object: read only once it matches its manifest line
+                check_file(path, manifests[sources.index(src)], "the chapter that writes it",
+                           lambda chapter: f"rerun notebooks/{chapter}.ipynb into {src.parent.parent}")
             files.setdefault(path.relative_to(src).as_posix(), []).append((src, path))
     work = target.with_name(f".{target.name}.merging")
     shutil.rmtree(work, ignore_errors=True)
@@ -240,6 +254,12 @@ def merge_stores(sources: list[str | Path], target: str | Path) -> MergeReport:
                 key = json.dumps({k: v for k, v in entry.items() if k != "merged_from"}, sort_keys=True, default=str)
                 line = lines.setdefault(key, {**entry, "merged_from": list(entry.get("merged_from", []))})
                 line["merged_from"].append(str(src))
+        for rel in (r for r in files if "/" not in r):  # the merged files as they now are: what readers check
+            chapter = next((e["chapter"] for m in reversed(manifests) for e in reversed(m) if e.get("name") == Path(rel).stem),
+                           "merge_stores")
+            rows = len(pd.read_csv(work / rel)) if rel.endswith(".csv") else None
+            lines[f"file:{rel}"] = {"name": Path(rel).stem, "file": rel, "rows": rows, "sha256": _sha256(work / rel),
+                                    "chapter": chapter, "merged_from": [str(s) for s in sources]}
         lines["merge"] = {"name": "merge_stores", "chapter": "merge_stores", "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                           "wall_s": time.perf_counter() - start, "sources": [str(s) for s in sources],
                           "per_run": per_run, "notes": notes, "git_commit": _git_commit(), "packages": package_versions()}

@@ -86,8 +86,13 @@ def test_manifest_records_where_each_line_came_from(tmp_path):
     merging.merge_stores([a.results_path, b.results_path], tmp_path / "m")
     lines = [json.loads(l) for l in (tmp_path / "m" / "manifest.jsonl").read_text().splitlines()]
     per_source = [len((c.results_path / "manifest.jsonl").read_text().splitlines()) for c in (a, b)]
-    assert len(lines) == sum(per_source) + 1
-    assert [l["merged_from"] for l in lines[:-1]] == [[str(a.results_path)]] * per_source[0] + [[str(b.results_path)]] * per_source[1]
+    files = sorted(p.name for p in (tmp_path / "m").iterdir() if p.is_file() and p.name != "manifest.jsonl")
+    assert len(lines) == sum(per_source) + len(files) + 1
+    n = sum(per_source)
+    assert [l["merged_from"] for l in lines[:n]] == [[str(a.results_path)]] * per_source[0] + [[str(b.results_path)]] * per_source[1]
+    # then one line per merged file as it now is (what the store's readers check), then the merge itself
+    assert sorted(l["file"] for l in lines[n:-1]) == files
+    assert all(l["sha256"] == store._sha256(tmp_path / "m" / l["file"]) for l in lines[n:-1])
     assert lines[-1]["name"] == "merge_stores" and lines[-1]["sources"] == [str(a.results_path), str(b.results_path)]
     assert lines[-1]["per_run"]["scoring_speed"] == {str(a.results_path): {"option_s_per_item": 0.5},
                                                      str(b.results_path): {"option_s_per_item": 0.7}}
@@ -100,7 +105,18 @@ def test_identical_copies_are_taken_once(tmp_path):
     preds = pd.read_csv(tmp_path / "m" / "predictions_pas_icl_papi.csv")
     assert preds["subject"].tolist() == [11, 11, 22, 22, 33, 33] and report.subjects["predictions_pas_icl_papi"] == 3
     lines = (tmp_path / "m" / "manifest.jsonl").read_text().splitlines()
-    assert len(lines) == len((a.results_path / "manifest.jsonl").read_text().splitlines()) * 2 + 1  # results_dir differs
+    files = [p for p in (tmp_path / "m").iterdir() if p.is_file() and p.name != "manifest.jsonl"]
+    # every source line (results_dir differs), one line per merged file, the merge's line
+    assert len(lines) == len((a.results_path / "manifest.jsonl").read_text().splitlines()) * 2 + len(files) + 1
+
+
+def test_a_truncated_part_is_refused_before_anything_is_merged(tmp_path):
+    a, b = make_part(tmp_path / "gpu0", [11, 22]), make_part(tmp_path / "gpu1", [33, 44])
+    path = b.results_path / "predictions_pas_icl_papi.csv"
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(PalignError, match="predictions_pas_icl_papi.csv is not the file chapter 05_pas wrote"):
+        merging.merge_stores([a.results_path, b.results_path], tmp_path / "m")
+    assert not (tmp_path / "m").exists()
 
 
 def test_conflicting_rows_name_both_stores(tmp_path):

@@ -346,14 +346,18 @@ def synthetic_store(source: Path, dest: Path, pas_best: bool, n_subjects: int = 
     (2 / 2^6 < 0.05). With ``pas_best``, PAS + prompt answers every item right and every other method
     as wrong as the scale allows; otherwise the reverse. In the data-efficiency table the winner of
     that choice goes from wrong (fewest known answers) to right (most), the loser the other way.
-    The Dark Triad tables, timings and manifest are kept as they are.
+    The Dark Triad tables and timings are kept as they are; each rewritten table gets its manifest line.
     """
     import json
 
+    from palign_nb import store
+    from palign_nb.config import RunConfig
     from palign_nb.data import load_answers
 
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("activations", "adapters", "personas"))
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("activations", "adapters", "personas", "checkpoints"))
     ipip = next(dest.glob("*/ipip"))
+    cfg = RunConfig(model_id=ipip.parent.name, results_dir=str(dest))
+    writers = dict(zip(*store.read_manifest(cfg)[["name", "chapter"]].to_numpy().T))
     splits = json.loads((ipip / "splits.json").read_text())
     answers = load_answers("ipip")
     for path in sorted(ipip.glob("predictions_*.csv")):
@@ -374,7 +378,7 @@ def synthetic_store(source: Path, dest: Path, pas_best: bool, n_subjects: int = 
         else:
             keying = "literal" if path.stem.endswith("_literal") else "papi"
             wide["predicted"] = _answer(wide, keying, right=(path.stem in PAS_TABLES) == pas_best).to_numpy()
-        wide.to_csv(path, index=False)
+        store.save_table(cfg, path.stem, wide, chapter=writers[path.stem])  # rewritten through the store: listed anew
     return dest
 
 
