@@ -120,8 +120,15 @@ def cache_key(lm: LoadedModel, items: list[str], inventory: Inventory, system: s
 
 
 def save_activations(path: Path, acts: np.ndarray, items: list[str], key: str) -> None:
+    """Write the activation cache through a temporary file renamed into place (a killed write leaves no half file)."""
+    import io
+
+    from .checkpoints import write_atomically
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, acts=acts, items=np.array(items), key=np.array(key))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, acts=acts, items=np.array(items), key=np.array(key))
+    write_atomically(path, buffer.getvalue())
 
 
 def load_activations(path: Path, key: str | None = None) -> tuple[np.ndarray, list[str]]:

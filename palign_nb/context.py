@@ -13,6 +13,7 @@ generator and starts the chapter's clock. It then gives the chapter, in one plac
 * ``ch.model``: the model, loaded on first use;
 * ``ch.record(key, value)`` / ``ch.finding(key, text)``: a number or a sentence glued for the prose;
 * ``ch.path(kind, name)``: where personas, activations and adapters live in the results store;
+* ``ch.checkpoints(loop)``: per-subject checkpoints of a loop, so a killed chapter resumes where it stopped;
 * ``ch.done()``: the chapter's measured runtime and machine, glued for its intro.
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 
 from .config import RunConfig, machine_description, runtime_minutes, setup
 from .errors import PalignError
-from .paths import repo_root  # noqa: F401  (re-exported for tests)
+from .paths import repo_root
 
 #: The RunConfig fields a chapter may declare; every other parameter goes to ``cfg.extra``.
 CONFIG_FIELDS = ("model_id", "device", "dtype", "inventory", "keying", "n_subjects", "subjects", "seed", "results_dir")
@@ -111,6 +112,19 @@ class Chapter:
         return minutes
 
     # --- the results store ------------------------------------------------------------------
+    def checkpoints(self, loop: str):
+        """The per-subject checkpoints of this chapter's loop ``loop`` (:mod:`palign_nb.checkpoints`), kept in
+        ``<store>/checkpoints/<chapter>/<loop>``: pass them to a loop of :mod:`palign_nb.all_subjects`, or call
+        ``.each(subjects, compute)`` for a loop of the chapter's own."""
+        from .checkpoints import Checkpoints, code_version, fingerprint
+
+        if not loop or "/" in loop:
+            raise PalignError(f"checkpoints({loop!r}): name the loop with a plain word, e.g. 'pas_icl_papi'.")
+        cells = json.loads((repo_root() / "notebooks" / f"{self.name}.ipynb").read_text())["cells"]
+        code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]  # an edited chapter recomputes
+        return Checkpoints(self.cfg.results_path / "checkpoints" / self.name / loop, label=loop,
+                           key=fingerprint([code_version(), code]))
+
     def path(self, kind: str, name: str) -> Path:
         """Where a ``persona``, ``activations`` file or ``adapter`` folder called ``name`` lives in the store."""
         if kind not in STORE_FOLDERS:

@@ -221,15 +221,18 @@ def search_alpha(
 
 
 def save_persona(persona: Persona, path: str | Path) -> Path:
-    """Write ``<path>.safetensors`` (heads, directions, sigmas, alpha) and ``<path>.json`` (provenance)."""
-    from safetensors.numpy import save_file
+    """Write ``<path>.safetensors`` (heads, directions, sigmas, alpha) and ``<path>.json`` (provenance), each
+    through a temporary file renamed into place."""
+    from safetensors.numpy import save
+
+    from .checkpoints import write_atomically
 
     path = Path(path).with_suffix("")
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"heads": np.array(persona.heads, dtype=np.int64).reshape(-1, 2), "directions": persona.directions,
-               "sigmas": persona.sigmas, "alpha": np.array([persona.alpha], dtype=np.float32)},
-              str(path.with_suffix(".safetensors")))
-    path.with_suffix(".json").write_text(json.dumps(persona.meta, indent=1, default=str))
+    tensors = save({"heads": np.array(persona.heads, dtype=np.int64).reshape(-1, 2), "directions": persona.directions,
+                    "sigmas": persona.sigmas, "alpha": np.array([persona.alpha], dtype=np.float32)})
+    write_atomically(path.with_suffix(".json"), json.dumps(persona.meta, indent=1, default=str).encode())
+    write_atomically(path.with_suffix(".safetensors"), tensors)  # last: a persona is complete once its tensors exist
     return path.with_suffix(".safetensors")
 
 

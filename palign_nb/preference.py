@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import re
 import tempfile
 import time
@@ -308,9 +309,20 @@ def adapter_dir(cfg: RunConfig, method: str, subject, keying: str = "papi") -> P
 
 
 def save_adapter(result: TrainResult, path: Path) -> Path:
-    """Save the LoRA adapter (``adapter_config.json`` + ``adapter_model.safetensors``) to ``path``."""
-    path.mkdir(parents=True, exist_ok=True)
-    result.model.save_pretrained(str(path))
+    """Save the LoRA adapter (``adapter_config.json`` + ``adapter_model.safetensors``) to ``path``: written to a
+    temporary folder beside it, which then replaces ``path`` (a killed save leaves the earlier adapter whole)."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    result.model.save_pretrained(str(tmp))
+    old = path.with_name(f".{path.name}.{os.getpid()}.old")
+    if path.exists():
+        path.rename(old)
+    tmp.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
     return path
 
 
