@@ -369,3 +369,77 @@ def test_the_chapters_predictions_are_the_package_loops_rows(store: Path, smoke_
     probs = [f"p_{x}" for x in "ABCDE"]
     assert rows[["subject", "item", "predicted"]].astype(str).equals(stored[["subject", "item", "predicted"]].astype(str))
     assert abs(rows[probs].to_numpy() - stored[probs].to_numpy()).max() < 1e-5
+
+
+# --- a chapter killed mid-run resumes where it stopped (issue 22) -------------------------------------------
+
+
+def test_a_killed_chapter_resumes_without_recomputing_and_gives_the_same_tables(store: Path, smoke_params: dict,
+                                                                                 tmp_path: Path):
+    """Chapter 06 for 3 subjects on copies of the smoke store: once uninterrupted, once SIGKILLed (papermill and its
+    kernel) right after the first few-shot subject's checkpoint and then rerun. The rerun skips what was finished
+    (its checkpoint file untouched) and writes predictions tables identical, byte for byte, to the uninterrupted run's."""
+    import json
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    _smoke_done(["06_prompting_baselines"])
+    nb = ROOT / "notebooks" / "06_prompting_baselines.ipynb"
+
+    def copy(name: str) -> Path:
+        results = tmp_path / name / "results"
+        shutil.copytree(store, results, ignore=shutil.ignore_patterns("checkpoints", "adapters", "personas"))
+        return results
+
+    splits = json.loads(next(store.glob("*/ipip/splits.json")).read_text())
+    three = [int(s) for s in splits["test_subjects"][:3]]  # the smoke run chose one subject: name three
+
+    def papermill(results: Path, out: Path) -> subprocess.Popen:
+        params = smoke_params | {"results_dir": str(results), "n_subjects": 3, "subjects": three}
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        return subprocess.Popen([sys.executable, "-m", "papermill", str(nb), str(out), "-f", str(tmp_path / "params.yaml"),
+                                 "--cwd", str(nb.parent), "--no-progress-bar"], start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ | {"TQDM_DISABLE": "1"})
+
+    whole, killed = copy("whole"), copy("killed")
+    assert papermill(whole, tmp_path / "whole.ipynb").wait(timeout=900) == 0
+
+    run = papermill(killed, tmp_path / "killed.ipynb")
+    chapter_points = next(killed.glob("*/ipip")) / "checkpoints" / "06_prompting_baselines"
+    deadline = time.monotonic() + 900
+    while not list(chapter_points.glob("icl_papi/*.pkl")):
+        assert run.poll() is None and time.monotonic() < deadline, "chapter 06 ended before its first checkpoint"
+        time.sleep(0.1)
+    for process in [*psutil.Process(run.pid).children(recursive=True), psutil.Process(run.pid)]:
+        process.send_signal(signal.SIGKILL)
+    run.wait(timeout=60)
+    first = sorted(chapter_points.glob("icl_papi/*.pkl"))[0]
+    stamp = first.stat().st_mtime_ns
+    done_before = {p.relative_to(chapter_points) for p in chapter_points.glob("*/*.pkl")}
+    assert len(list(chapter_points.glob("*/*.pkl"))) < 10, "the kill came after the chapter's last subject"
+
+    assert papermill(killed, tmp_path / "resumed.ipynb").wait(timeout=900) == 0
+    printed = "".join(o.get("text", "") for c in nbformat.read(tmp_path / "resumed.ipynb", as_version=4).cells
+                      if c.cell_type == "code" for o in c.get("outputs", []))
+    skipped = {line.split(" subject ")[0] + "/" + line.split(" subject ")[1].split(":")[0] + ".pkl"
+               for line in printed.splitlines() if line.endswith(": done, skipped")}
+    assert {str(p) for p in done_before} <= skipped, (done_before, printed)
+    assert first.stat().st_mtime_ns == stamp, "a finished subject was computed again"
+    tables = sorted(p.name for p in next(whole.glob("*/ipip")).glob("predictions_*.csv")
+                    if "06_prompting_baselines" in read_manifest_names(_cfg(whole)).get(p.stem, ""))
+    assert tables, "chapter 06 wrote no predictions table"
+    for name in tables:
+        a, b = (next(r.glob("*/ipip")) / name for r in (whole, killed))
+        assert a.read_bytes() == b.read_bytes(), f"{name} differs between the uninterrupted and the resumed run"
+
+
+def _cfg(results: Path):
+    from palign_nb.config import RunConfig
+
+    return RunConfig(results_dir=str(results))
