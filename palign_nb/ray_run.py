@@ -15,10 +15,13 @@ into the book with ``make book-from-runs``). The work forms a graph:
 
 Each task asks Ray for ``--gpus-per-task`` GPUs (default: 1 where the cluster has GPUs, else 0) and
 ``--cpus-per-task`` CPUs. ``ray.init()`` starts a local cluster (every GPU of the machine, or CPU
-workers) unless ``--address`` joins an existing one. A failing task is retried (``--retries``); a
-shard that still fails is named with its error at the end while the other shards finish. A chapter
-whose executed copy already finished without an error is not run again, so rerunning the same
-command resumes.
+workers) unless ``--address`` joins an existing one. A chapter whose executed copy already finished
+without an error is not run again, so rerunning the same command resumes. Inside a chapter, every
+per-subject loop keeps each subject as it finishes (:mod:`palign_nb.checkpoints`): a failing task is
+retried (``--retries``) and its chapter skips the subjects already done, so the retry recomputes the
+subject that failed, not the shard, and a worker killed mid-chapter loses at most the subject in
+flight. A task that still fails is named at the end with its error and the subject it was working
+on, while the other shards finish.
 
 Introduced in :doc:`/book/full_scale`.
 """
@@ -355,10 +358,23 @@ def _wait(ray, labels: dict, start: float) -> list[Task]:
             seconds = ray.get(done[0])
             print(f"{time.perf_counter() - start:7.1f}s  {task.label} done in {seconds:.1f} s")
         except Exception as err:  # the chapter's own error, or an earlier chapter of its shard failed
-            task.error = _first_line(err)
+            task.error = _first_line(err) + failed_at(task)
             failed.append(task)
             print(f"{time.perf_counter() - start:7.1f}s  {task.label} FAILED: {task.error}")
     return failed
+
+
+def failed_at(task: Task) -> str:
+    """`` (at subject S of loop L)`` for each subject the task's chapter was working on when it failed or was
+    killed (the marks its per-subject loops leave in the store), or nothing when it failed outside a loop."""
+    from .checkpoints import in_flight
+
+    results_dir = task.parameters.get("results_dir")
+    if not results_dir:
+        return ""
+    marks = [m for inventory in ("ipip", "sd3") for m in in_flight(store_path(task.parameters, Path(results_dir), inventory))
+             if m["chapter"][:2] == task.chapter]
+    return "".join(f" (at subject {m['subject']} of loop {m['loop']})" for m in marks)
 
 
 def _first_line(err: Exception) -> str:

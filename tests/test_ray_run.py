@@ -100,22 +100,34 @@ def stand_in(path: Path, body: str) -> None:
     nbformat.write(nb, path)
 
 
-def test_a_failing_task_is_named_and_the_other_shard_finishes(tmp_path):
+def test_a_failing_subject_is_retried_alone_named_and_the_other_shard_finishes(tmp_path):
+    """Shard 1 holds subjects 13 and 14; 14 always fails. The retry skips 13 (checkpointed when it finished), tries 14
+    again, and the report names subject 14 and its loop; shard 0 finishes."""
     chapters = tmp_path / "notebooks"
     chapters.mkdir()
     stand_in(chapters / "01_first.ipynb", "print('inventories')")
     stand_in(chapters / "02_splits.ipynb", "(store / 'splits.json').write_text(json.dumps({'subjects': [11, 12, 13, 14]}))")
-    stand_in(chapters / "03_scores.ipynb", "if 13 in subjects:\n    raise ValueError('no answers for subject 13')\n"
-                                           "(store / 'scores.csv').write_text('subject\\n' + '\\n'.join(map(str, subjects)))")
+    loop = ("from palign_nb.checkpoints import Checkpoints\n"
+            "def score(s):\n"
+            "    with open(store / 'computed.txt', 'a') as f:\n"
+            "        f.write(f'{s}\\n')\n"
+            "    if s == 14:\n"
+            "        raise ValueError('no answers for subject 14')\n"
+            "    return s\n"
+            "done = Checkpoints(store / 'checkpoints' / '03_scores' / 'scores', 'scores').each(subjects, score)\n"
+            "(store / 'scores.csv').write_text('subject\\n' + '\\n'.join(map(str, done)))")
+    stand_in(chapters / "03_scores.ipynb", loop)
     params = tmp_path / "p.yaml"
     params.write_text("n_subjects: 4\n")
     out = tmp_path / "run"
     done = palign_run("-f", str(params), "--shards", "2", "--retries", "1", "--out", str(out), "--notebooks", str(chapters))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "03 shard 0 done" in done.stdout
-    assert "03 shard 1 FAILED" in done.stdout and "no answers for subject 13" in done.stdout
-    assert "failed for good" in done.stdout
-    assert (ray_run.store_path({}, out / "results" / "shard-0") / "scores.csv").read_text() == "subject\n11\n12"
+    assert "03 shard 1 FAILED" in done.stdout and "no answers for subject 14" in done.stdout
+    assert "(at subject 14 of loop scores)" in done.stdout and "failed for good" in done.stdout
+    shard0, shard1 = (ray_run.store_path({}, out / "results" / f"shard-{k}") for k in (0, 1))
+    assert (shard0 / "scores.csv").read_text() == "subject\n11\n12"
+    assert (shard1 / "computed.txt").read_text().split() == ["13", "14", "14"]  # the retry did not redo subject 13
 
 
 def test_bad_input_is_refused_before_any_work(tmp_path, params_file):
