@@ -7,14 +7,15 @@ One module per idea:
 * asking the model: ``prompts`` (the paper's templates), ``models`` (loading), ``scoring`` (option
   probabilities), ``shared_prefix`` (exact attention over one cached prefix), ``activations`` (head outputs);
 * grading: ``metrics`` (the paper's metric, trivial predictors), ``readouts`` (the option distribution,
-  controls without a model), ``findings`` (sentences chosen by the numbers);
+  controls without a model), ``knowledge`` (does the model know the items), ``findings`` (sentences
+  chosen by the numbers);
 * PAS: ``probing`` (per-head probes), ``pas`` (directions, steering hooks, personas), ``pas_subject``
   (one subject end to end, and the paper's alpha-on-test oracle);
 * baselines: ``prompt_baselines`` (few-shot and P2 prompts of one subject), ``preference`` (DPO and RL with
   TRL and PEFT), ``judging`` (open-ended answers);
 * runs: ``context`` (a chapter's run: :func:`chapter`), ``config``, ``methods`` (the registry of
-  methods and their tables), ``store`` (the results store), ``merging`` (joining split runs),
-  ``all_subjects`` (every subject through one method), ``results`` (reading the store back),
+  methods and their tables), ``store`` (the results store), ``checkpoints`` (per-subject resume),
+  ``merging`` (joining split runs), ``all_subjects`` (every subject through one method), ``results`` (reading the store back),
   ``ray_run`` (the whole book over a Ray cluster), ``paths``, ``errors``;
 * the book: ``charts``, ``vega_render`` (the offline chart renderer), ``checks`` (exercise checks).
 

@@ -57,6 +57,7 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
         "c03_speedup": (1.5, 1e4),  # option scoring must beat generation even on 12 items
         "c03_share_top": (0.2, 1.0),
         "c03_n_subjects": (1, 1),
+        "c03_item_rho_items": (10, 10),  # n_items 12 = 2 per trait: every one has answers from the other subjects
     },
     "04_head_probing": {
         "c04_n_layers": (30, 30),  # the embedded model: 30 layers x 9 query heads
