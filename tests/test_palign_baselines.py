@@ -106,9 +106,24 @@ def test_p2_request_reproduces_the_shipped_inputs(papi, known):
     assert prompt_baselines.shipped_p2(papi.index[0]).startswith("You are")
 
 
-def test_generate_p2_persona_runs_on_a_tiny_model(tiny):
-    text = prompt_baselines.generate_p2_persona(tiny, ["Worry about things."], [4], IPIP, max_new_tokens=5, temperature=0.6)
-    assert isinstance(text, str)
+def test_generate_p2_persona_decodes_after_the_papers_rewrite_prompt(tiny):
+    """Greedy (temperature 0) is the model's own greedy continuation of the paper's P2 request, without the prompt;
+    sampling is reproducible from its seed and changes with it."""
+    texts, values = ["Worry about things.", "Make friends easily."], [4, 2]
+    greedy = prompt_baselines.generate_p2_persona(tiny, texts, values, IPIP, max_new_tokens=6, temperature=0)
+    tok = tiny.tokenizer
+    request = prompt_baselines.p2_request(texts, values, IPIP)
+    prompt = tok.apply_chat_template(prompts.chat_messages(prompt_baselines.P2_SYSTEM, request), tokenize=False,
+                                     add_generation_prompt=True)
+    ids = tok(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        out = tiny.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=6, do_sample=False,
+                                  pad_token_id=tok.pad_token_id)
+    assert greedy == tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+    sample = lambda seed: prompt_baselines.generate_p2_persona(tiny, texts, values, IPIP, max_new_tokens=8,  # noqa: E731
+                                                               temperature=1.0, seed=seed)
+    assert sample(3) == sample(3)
+    assert len({sample(seed) for seed in range(4)}) > 1, "sampling ignored its seed"
 
 
 def test_score_items_and_chapter_items(tiny, papi):
@@ -200,11 +215,22 @@ def test_one_grpo_step_moves_only_the_adapter(tiny, papi, known):
     _check_step(tiny, original, result)
 
 
-def test_grpo_logs_the_paper_reward(tiny, papi, known):
+def test_grpo_logs_the_mean_of_the_rewards_it_gave(tiny, papi, known):
+    """The history's reward is the mean paper reward (-|named option - target|, -6 for none) of the answers sampled."""
     rp = preference.reward_prompts(tiny, papi, papi.index[0], known[:10], IPIP, "papi")
+    given: list[float] = []
+    paper = preference.paper_reward(IPIP)
+
+    def recorded(completions, target, **kwargs):
+        rewards = paper(completions, target)
+        given.extend(rewards)
+        return rewards
+
     settings = preference.TrainSettings("grpo", steps=1, batch_size=2, num_generations=2, max_completion_length=3)
-    result = preference.train_grpo(tiny, rp, settings, IPIP)
-    assert -6.0 <= float(result.history["reward"].iloc[0]) <= 0.0
+    result = preference.train_grpo(tiny, rp, settings, IPIP, reward=recorded)
+    assert len(given) == 2
+    assert float(result.history["reward"].iloc[0]) == pytest.approx(np.mean(given))
+    assert preference.option_reward(" B", 2, IPIP) == -2.0 and preference.option_reward(" no idea", 3, IPIP) == -6.0  # B = 4
 
 
 # --- bad input --------------------------------------------------------------------------------------------
@@ -253,6 +279,11 @@ def test_chapter_charts_build_valid_specs():
     history = pd.DataFrame({"step": [1, 2, 1, 2], "metric": ["loss"] * 4, "value": [0.69, 0.5, 0.69, 0.4], "subject": [1, 1, 2, 2]})
     for chart in (charts.method_option_profile(table), charts.training_curves(history)):
         assert isinstance(chart, (alt.Chart, alt.HConcatChart)) and chart.to_dict()["$schema"].startswith("https://vega")
+    # the profile shows each method's mean probability of each option: what the reader compares
+    spec = charts.method_option_profile(table).to_dict()
+    shown = pd.DataFrame(next(iter(spec["datasets"].values())))
+    for (method, option), v in shown.set_index(["method", "option"])["probability"].items():
+        assert v == pytest.approx(table.loc[table.method == method, f"p_{option}"].mean())
 
 
 def test_chapter_settings_build_both_methods_from_the_parameters():
