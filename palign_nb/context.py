@@ -35,17 +35,34 @@ CONFIG_FIELDS = ("model_id", "device", "dtype", "inventory", "keying", "n_subjec
 STORE_FOLDERS = {"persona": "personas", "activations": "activations", "adapter": "adapters"}
 
 
-def declared_parameter_names(notebook: Path) -> list[str]:
-    """The names assigned in a notebook's ``parameters`` cell, in order."""
-    cells = json.loads(notebook.read_text())["cells"]
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    """The names and literal defaults assigned in a notebook's ``parameters`` cell, in order: the book's one
+    parser of it (the chapter context, ``palign-run`` and the hygiene tests). Each statement must be
+    ``name: type = literal``; anything else is refused with the line to fix."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
-        raise PalignError(f"{notebook.name} needs exactly one cell tagged `parameters`, found {len(tagged)}.")
-    names = []
+        raise PalignError(f"{Path(notebook).name} needs exactly one cell tagged `parameters`, found {len(tagged)}.")
+    values: dict[str, Any] = {}
     for stmt in ast.parse("".join(tagged[0]["source"])).body:
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
-        names += [t.id for t in targets if isinstance(t, ast.Name)]
-    return names
+        where = f"{Path(notebook).name}, parameters cell line {stmt.lineno}"
+        if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
+            raise PalignError(f"{where}: only `name: type = literal` assignments are allowed (derive values in the "
+                              "next cell: papermill injects overrides after this one).")
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        if not all(isinstance(t, ast.Name) for t in targets):
+            raise PalignError(f"{where}: assign to plain names.")
+        try:
+            value = ast.literal_eval(stmt.value)
+        except ValueError:
+            raise PalignError(f"{where}: `{ast.unparse(stmt.value)}` is not a literal.") from None
+        values.update({t.id: value for t in targets})
+    return values
+
+
+def declared_parameter_names(notebook: Path) -> list[str]:
+    """The names assigned in a notebook's ``parameters`` cell, in order."""
+    return list(declared_parameters(notebook))
 
 
 class Chapter:

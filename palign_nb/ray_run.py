@@ -29,7 +29,6 @@ Introduced in :doc:`/book/full_scale`.
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import shutil
 import sys
@@ -42,6 +41,7 @@ import nbformat
 import yaml
 
 from .config import RunConfig
+from .context import declared_parameters
 from .errors import PalignError
 from .models import EMBEDDED_ID
 from .paths import repo_root
@@ -57,18 +57,6 @@ PER_RUN_COUNTS = ("efficiency_subjects",)
 def chapter_notebooks(folder: Path) -> dict[str, Path]:
     """The chapters by number, ``{"01": .../01_inventories.ipynb, ...}``."""
     return {p.name[:2]: p for p in sorted(folder.glob("[0-9][0-9]_*.ipynb"))}
-
-
-def declared_parameters(notebook: Path) -> dict[str, Any]:
-    """The names and default values assigned in a chapter's ``parameters`` cell."""
-    nb = nbformat.read(notebook, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
-    values = {}
-    for stmt in ast.parse(cell.source).body:
-        if isinstance(stmt, ast.AnnAssign | ast.Assign):
-            target = stmt.target if isinstance(stmt, ast.AnnAssign) else stmt.targets[0]
-            values[target.id] = ast.literal_eval(stmt.value) if stmt.value is not None else None
-    return values
 
 
 def finished(run: Path) -> bool:

@@ -8,18 +8,34 @@ import pytest
 from palign_nb import context, methods, store
 from palign_nb.config import RunConfig
 from palign_nb.errors import PalignError, StoreMissing
-from test_hygiene import declared_parameters, toc_notebooks
-
 import nbformat
+from test_hygiene import toc_notebooks
 
 
 def declared(name: str) -> dict:
-    return declared_parameters(nbformat.read(context.repo_root() / "notebooks" / f"{name}.ipynb", as_version=4))
+    return context.declared_parameters(context.repo_root() / "notebooks" / f"{name}.ipynb")
 
 
-@pytest.mark.parametrize("notebook", toc_notebooks(), ids=lambda p: p.stem)
-def test_the_context_reads_exactly_the_declared_parameters(notebook):
-    assert context.declared_parameter_names(notebook) == list(declared(notebook.stem))
+def parameters_notebook(path, *sources: str):
+    """A notebook whose cells tagged `parameters` hold ``sources``."""
+    cells = [nbformat.v4.new_code_cell(src, metadata={"tags": ["parameters"]}) for src in sources]
+    nbformat.write(nbformat.v4.new_notebook(cells=[*cells, nbformat.v4.new_code_cell("x = 1")]), path)
+    return path
+
+
+def test_the_one_parameters_parser_reads_literals_in_order_and_refuses_the_rest(tmp_path):
+    """The parser the context, palign-run and the hygiene tests share: literal defaults in order; a computed value,
+    an attribute target or a second parameters cell is refused with the line to fix."""
+    good = parameters_notebook(tmp_path / "good.ipynb", 'model_id: str = "m"\nalphas: list = [0.0, 4.0]\nsubjects = None\n')
+    assert context.declared_parameters(good) == {"model_id": "m", "alphas": [0.0, 4.0], "subjects": None}
+    assert context.declared_parameter_names(good) == ["model_id", "alphas", "subjects"]
+    for source, message in [("n: int = 2\nm: int = n + 1\n", "line 2: `n \\+ 1` is not a literal"),
+                            ("import os\n", "line 1: only `name: type = literal`"),
+                            ("cfg.seed = 3\n", "line 1: assign to plain names")]:
+        with pytest.raises(PalignError, match=message):
+            context.declared_parameters(parameters_notebook(tmp_path / "bad.ipynb", source))
+    with pytest.raises(PalignError, match="exactly one cell tagged `parameters`, found 2"):
+        context.declared_parameters(parameters_notebook(tmp_path / "two.ipynb", "a: int = 1\n", "b: int = 2\n"))
 
 
 def test_chapter_splits_config_and_extra_and_checks_keys(tmp_path):

@@ -6,13 +6,14 @@ Jupyter Book builds only what `_toc.yml` lists. See docs/style.md sections 4, 7 
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
+
+from palign_nb.errors import PalignError
 
 ROOT = Path(__file__).resolve().parent.parent
 TOC = ROOT / "_toc.yml"
@@ -58,24 +59,14 @@ def parameters_cell(nb) -> tuple[int, nbformat.NotebookNode]:
 
 
 def declared_parameters(nb) -> dict[str, object]:
-    """Names and literal values assigned in the parameters cell (asserts every statement is one)."""
-    _, cell = parameters_cell(nb)
-    tree = ast.parse(cell.source)
-    params = {}
-    for stmt in tree.body:
-        assert isinstance(stmt, (ast.Assign, ast.AnnAssign)), (
-            f"parameters cell line {stmt.lineno}: only `name: type = literal` assignments are allowed "
-            "(derive values in the next cell: papermill injects overrides after this one)")
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        assert all(isinstance(t, ast.Name) for t in targets), f"parameters cell line {stmt.lineno}: assign to plain names"
-        assert stmt.value is not None, f"parameters cell line {stmt.lineno}: give `{ast.unparse(targets[0])}` a value"
-        try:
-            value = ast.literal_eval(stmt.value)
-        except ValueError:
-            pytest.fail(f"parameters cell line {stmt.lineno}: `{ast.unparse(stmt.value)}` is not a literal")
-        for t in targets:
-            params[t.id] = value
-    return params
+    """Names and literal values of the parameters cell, through the package's one parser (palign_nb.context),
+    which refuses anything but `name: type = literal` lines with the line to fix."""
+    from palign_nb.context import declared_parameters as parse
+
+    try:
+        return parse(Path(nb))
+    except PalignError as err:
+        pytest.fail(str(err))
 
 
 # ---------------------------------------------------------------------------- table of contents
@@ -136,7 +127,7 @@ class TestNotebook:
         assert index == first_code, "the `parameters` cell must be the first code cell"
 
     def test_parameters_are_literals(self, path):
-        params = declared_parameters(nbformat.read(path, as_version=4))
+        params = declared_parameters(path)
         assert params, "the parameters cell declares nothing"
 
     def test_no_forbidden_tags(self, path):
@@ -157,7 +148,7 @@ def test_presets_are_declared_by_chapters():
         pytest.skip("some chapters listed in _toc.yml do not exist yet (test_toc_files_exist reports them)")
     declared = set()
     for nb in notebooks:
-        declared |= set(declared_parameters(nbformat.read(nb, as_version=4)))
+        declared |= set(declared_parameters(nb))
     for preset in PRESETS:
         unknown = set(yaml.safe_load(preset.read_text())) - declared
         assert not unknown, f"{preset.name}: no chapter declares {sorted(unknown)}"
@@ -200,7 +191,7 @@ def test_dpo_and_rl_train_the_same_way_in_chapters_07_and_08():
     """Both chapters declare every training parameter with the same default (preference.chapter_settings reads them)."""
     from palign_nb.preference import TRAINING_PARAMETERS
 
-    declared = [declared_parameters(nbformat.read(ROOT / "notebooks" / name, as_version=4))
+    declared = [declared_parameters(ROOT / "notebooks" / name)
                 for name in ("07_preference_baselines.ipynb", "08_dark_triad.ipynb")]
     for params in declared:
         assert set(TRAINING_PARAMETERS) <= set(params), sorted(set(TRAINING_PARAMETERS) - set(params))
