@@ -409,8 +409,11 @@ def test_a_killed_chapter_resumes_without_recomputing_and_gives_the_same_tables(
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ | {"TQDM_DISABLE": "1"})
 
     whole, killed = copy("whole"), copy("killed")
+    start = time.perf_counter()
     assert papermill(whole, tmp_path / "whole.ipynb").wait(timeout=900) == 0
+    seconds = {"uninterrupted": time.perf_counter() - start}
 
+    start = time.perf_counter()
     run = papermill(killed, tmp_path / "killed.ipynb")
     chapter_points = next(killed.glob("*/ipip")) / "checkpoints" / "06_prompting_baselines"
     deadline = time.monotonic() + 900
@@ -420,12 +423,17 @@ def test_a_killed_chapter_resumes_without_recomputing_and_gives_the_same_tables(
     for process in [*psutil.Process(run.pid).children(recursive=True), psutil.Process(run.pid)]:
         process.send_signal(signal.SIGKILL)
     run.wait(timeout=60)
+    seconds["until_killed"] = time.perf_counter() - start
     first = sorted(chapter_points.glob("icl_papi/*.pkl"))[0]
     stamp = first.stat().st_mtime_ns
     done_before = {p.relative_to(chapter_points) for p in chapter_points.glob("*/*.pkl")}
     assert len(list(chapter_points.glob("*/*.pkl"))) < 10, "the kill came after the chapter's last subject"
 
+    start = time.perf_counter()
     assert papermill(killed, tmp_path / "resumed.ipynb").wait(timeout=900) == 0
+    seconds["resumed"] = time.perf_counter() - start
+    ARTIFACTS.mkdir(exist_ok=True)  # the times, for the record (not asserted: a shared machine's speed drifts)
+    (ARTIFACTS / "resume_seconds.json").write_text(json.dumps(seconds | {"skipped": len(done_before)}, indent=1))
     printed = "".join(o.get("text", "") for c in nbformat.read(tmp_path / "resumed.ipynb", as_version=4).cells
                       if c.cell_type == "code" for o in c.get("outputs", []))
     skipped = {line.split(" subject ")[0] + "/" + line.split(" subject ")[1].split(":")[0] + ".pkl"
