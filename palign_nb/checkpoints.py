@@ -25,13 +25,12 @@ import random
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
 import numpy as np
 
 from .paths import repo_root
 
-T = TypeVar("T")
 IN_FLIGHT = "in_flight.json"
 
 
@@ -136,15 +135,15 @@ class Checkpoints:
             return None  # unreadable (an old format): recompute it
         return record if record.get("key") == subject_key else None
 
-    def each(self, subjects: list, compute: Callable[[Any], T], inputs_of: Callable[[Any], Any] | None = None,
-             noun: str = "subject") -> dict[Any, T]:
+    def each(self, subjects: list, compute: Callable[[Any], Any], inputs_of: Callable[[Any], Any] | None = None,
+             noun: str = "subject") -> dict[Any, Any]:
         """``{subject: compute(subject)}``, each subject checkpointed when it finishes and skipped when already done.
 
         ``inputs_of(subject)`` gives what the subject's result depends on beyond the loop's key (its prompt,
         its answers). Prints one line per subject: the loop, the subject and its seconds (or that it was skipped).
         ``noun`` names what is looped over in those lines (e.g. ``"method"``).
         """
-        out: dict[Any, T] = {}
+        out: dict[Any, Any] = {}
         for s in subjects:
             subject_key = fingerprint([self.key, str(s), inputs_of(s) if inputs_of else None])
             record = self.load(s, subject_key)

@@ -50,12 +50,12 @@ def item_knowledge(scored: pd.DataFrame, answers: pd.DataFrame, population: list
 
 def knowledge_finding(rho: float, p: float, keying: str) -> str:
     """A sentence for the correlation, chosen by its sign and its p-value (two-sided, 5 %)."""
-    reading = "what the people answered literally" if keying == "literal" else "the stored answers (the paper's keying)"
+    reading = "what people literally answered" if keying == "literal" else "the stored answers, the paper's keying"
     if p < 0.05 and rho > 0:
-        return (f"the model's answers follow {reading} (Spearman ρ = {rho:.2f}, p = {p:.3f}): it has some idea which "
+        return (f"the model's answers follow {reading} (Spearman ρ = {rho:.2f}, p = {p:.3f}); it has some idea which "
                 "statements people endorse, which a method can build on")
     if p < 0.05:
-        return (f"the model's answers run against {reading} (Spearman ρ = {rho:.2f}, p = {p:.3f}): where people agree "
+        return (f"the model's answers run against {reading} (Spearman ρ = {rho:.2f}, p = {p:.3f}); where people agree "
                 "it tends to disagree, so it brings no usable knowledge of the items")
-    return (f"the model's answers show no relation to {reading} (Spearman ρ = {rho:.2f}, p = {p:.2f}): it does not "
+    return (f"the model's answers show no relation to {reading} (Spearman ρ = {rho:.2f}, p = {p:.2f}); it does not "
             "know which statements people endorse, so it has nothing about the items to personalise")
