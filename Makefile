@@ -75,7 +75,7 @@ book-from-runs: setup
 bench: setup
 	@mkdir -p runs
 	$(RUNENV) $(PY) benchmarks/bench_scoring.py --json runs/bench_scoring.json
-	$(RUNENV) $(PY) benchmarks/bench_pas.py --repeats 2 --json runs/bench_pas.json
+	$(RUNENV) $(PY) benchmarks/bench_pas.py --dtype float32 --repeats 2 --json runs/bench_pas.json
 	$(RUNENV) $(PY) benchmarks/bench_pas.py --dtype bfloat16 --compare-float32 --json runs/bench_pas_bfloat16.json
 	$(RUNENV) $(PY) benchmarks/bench_probes.py --converged --json runs/bench_probes.json
 

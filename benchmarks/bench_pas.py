@@ -8,8 +8,8 @@ Times, for one PAPI subject, after the shared (subject-independent) activation c
 * clean: probes on the known items minus 4 validation items per trait, alpha chosen on those
   validation items over the same grid, then one 180-item test pass.
 
-``--dtype`` picks the precision (default ``auto``: float32 on a CPU, as the book runs; bfloat16 is
-the book's GPU default). With ``--compare-float32`` a run in another precision also scores the
+``--dtype`` picks the precision (default ``auto``, as the book runs: bfloat16 on a GPU and on a CPU
+with AMX or AVX-512 BF16, float32 elsewhere; ``make bench`` runs float32, then bfloat16). With ``--compare-float32`` a run in another precision also scores the
 faithful passes in float32, once with the same persona and once with a persona probed in float32,
 and reports per alpha how often the answers agree and the largest change of an option probability,
 with the letters each run answered, so a speed-up in lower precision is shown with what it costs.

@@ -122,10 +122,14 @@ class Chapter:
         return text
 
     def done(self) -> float:
-        """Glue the chapter's measured runtime (minutes) and machine, quoted in its intro; returns the minutes."""
+        """Glue the chapter's measured runtime (minutes) and machine (with the model's precision), quoted in its
+        intro; returns the minutes."""
         minutes = runtime_minutes()
         self.record(f"c{self.number}_runtime_min", minutes)
-        self.record(f"c{self.number}_machine", machine_description(self.cfg.device))
+        machine = machine_description(self.cfg.device)
+        if "model" in self.__dict__:  # the precision it computed in, where this chapter ran the model
+            machine += f" in {str(self.model.dtype).removeprefix('torch.')}"
+        self.record(f"c{self.number}_machine", machine)
         return minutes
 
     # --- the results store ------------------------------------------------------------------
@@ -153,7 +157,8 @@ class Chapter:
     def entry(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """The manifest entry's own fields for a write of this chapter: the model's revision once the model is
         loaded, then ``extra`` (the chapter, the run's parameters and the time are added by the store)."""
-        loaded = {"model_revision": self.model.revision} if "model" in self.__dict__ else {}
+        loaded = ({"model_revision": self.model.revision, "precision": self.model.precision}
+                  if "model" in self.__dict__ else {})
         return {**loaded, **(extra or {})}
 
     def save_table(self, name: str, table, wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:

@@ -39,6 +39,11 @@ class LoadedModel:
     model_id: str
     revision: str  # file hash (embedded) or commit hash / path
     device: torch.device
+    precision: str = ""  # the dtype and why it was chosen, e.g. "bfloat16 (dtype=auto: ... AMX)"
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
 
     @property
     def n_layers(self) -> int:
@@ -69,14 +74,42 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """``auto`` is bfloat16 on a GPU and float32 on a CPU."""
-    if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
+def cpu_bfloat16_units(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The units with which this CPU multiplies bfloat16 natively (``"AMX"`` or ``"AVX512-BF16"``), else None.
+
+    Asked of the CPU (torch's cpuinfo probes, then the CPU flags Linux lists in ``cpuinfo``), never guessed.
+    """
+    probes = (("AMX", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx512_bf16_supported"))
+    for units, probe in probes:
+        check = getattr(torch.cpu, probe, None)
+        if check is not None and check():
+            return units
+    flags = set(cpuinfo.read_text().split()) if cpuinfo.exists() else set()
+    return next((units for units, flag in (("AMX", "amx_bf16"), ("AVX512-BF16", "avx512_bf16")) if flag in flags), None)
+
+
+def choose_dtype(dtype: str, device: torch.device) -> tuple[torch.dtype, str]:
+    """The precision to compute in, and why (the sentence a chapter prints and the manifest keeps).
+
+    ``auto`` is bfloat16 on a GPU and on a CPU that multiplies bfloat16 natively (AMX or AVX-512 BF16,
+    several times float32's speed there), float32 on any other CPU (where bfloat16 is emulated and slow).
+    """
     choices = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16, "bfloat16 (dtype=auto on a GPU)"
+        units = cpu_bfloat16_units()
+        if units:
+            return torch.bfloat16, f"bfloat16 (dtype=auto: this CPU multiplies bfloat16 natively with {units})"
+        return torch.float32, "float32 (dtype=auto: this CPU has neither AMX nor AVX-512 BF16)"
     if dtype not in choices:
         raise PalignError(f"Unknown dtype {dtype!r}. Choose auto, {', '.join(choices)}.")
-    return choices[dtype]
+    return choices[dtype], f"{dtype} (chosen by the dtype parameter)"
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """The torch dtype :func:`choose_dtype` picks."""
+    return choose_dtype(dtype, device)[0]
 
 
 @contextlib.contextmanager
@@ -135,7 +168,7 @@ def load_model(model_id: str = EMBEDDED_ID, device: str = "auto", dtype: str = "
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dev = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, dev)
+    torch_dtype, precision = choose_dtype(dtype, dev)
     if model_id == EMBEDDED_ID:
         source, revision = embedded_model_dir()
     else:
@@ -155,7 +188,8 @@ def load_model(model_id: str = EMBEDDED_ID, device: str = "auto", dtype: str = "
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.to(dev).eval()
-    return LoadedModel(model, tokenizer, model_id, revision, dev)
+    print(f"{model_id} on {dev} in {precision}")
+    return LoadedModel(model, tokenizer, model_id, revision, dev, precision)
 
 
 if __name__ == "__main__":  # `python -m palign_nb.models`: convert and cache the embedded model once (make setup)

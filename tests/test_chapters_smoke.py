@@ -50,7 +50,12 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
     "02_dataset_splits": {},
     "03_asking_the_model": {
         # the cached-prefix shortcut must reproduce a plain forward pass
-        "c03_max_abs_diff": (0.0, 1e-3),
+        "c03_max_abs_diff": (0.0, 0.05),  # the chapter itself asserts its precision's tolerance (1e-3 in float32)
+        # float32 against bfloat16 on the same items: different (> 0: the other copy really is in the other
+        # precision) but close (a few hundredths), and most answers agree
+        "c03_precision_max_abs_dp": (1e-6, 0.1),
+        "c03_precision_agreement": (0.5, 1.0),
+        "c03_precision_items": (10, 10),
         "c03_prefix_tokens": (1000, 2000),  # the 120-answer system prompt
         "c03_agreement": (0.0, 1.0),
         "c03_parse_fail": (0.0, 1.0),

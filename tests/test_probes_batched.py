@@ -116,7 +116,7 @@ def test_embedded_model_heads_agree_with_sklearn():
     known = data.paper_item_split()[0]
     rng = np.random.default_rng(0)
     items = [known[i] for i in sorted(rng.choice(len(known), 40, replace=False))]
-    lm = load_model(EMBEDDED_ID, device="cpu")
+    lm = load_model(EMBEDDED_ID, device="cpu", dtype="float32")
     acts = activations.contrast_activations(lm, items, inv)
     answers = data.load_papi_test()
     values = shown_values(answers.iloc[0], items, inv, "papi")  # the subject's answers as chapter 04 keys them
