@@ -61,15 +61,19 @@ FALLBACK = f"Use the model's own attention over a copied prefix cache instead: p
 
 @dataclass
 class PrefixState:
-    """What the attention function needs while a shared prefix is active."""
+    """What the attention function needs while a shared prefix is active: one per ``shared_prefix`` block,
+    bound into the attention function registered for that block (no module-level state), so blocks can be
+    nested and run in several threads, each on its own model."""
 
     kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values (1, H_kv, P, d)
     backend: str
     chosen_by_device: bool = False  # "auto": a compiled flex kernel that fails falls back to matmul
     layers_seen: set[int] = field(default_factory=set)
 
-
-_STATE: PrefixState | None = None
+    @property
+    def attention_name(self) -> str:
+        """The name this block's attention function is registered under with transformers."""
+        return f"{ATTENTION_NAME}_{id(self):x}"
 
 
 def resolve_path(path: str | None) -> str:
@@ -192,8 +196,10 @@ def attend_flex(q, k, v, scale: float, mask: torch.Tensor | None, softcap: float
     return out, aux.lse.float()
 
 
-def attend(q, k, v, scale: float, mask: torch.Tensor | None, causal: bool, softcap: float | None, backend: str):
-    """Dispatch to a kernel; ``causal`` with ``mask=None`` means a plain causal mask (Lq == Lk)."""
+def attend(q, k, v, scale: float, mask: torch.Tensor | None, causal: bool, softcap: float | None, backend: str,
+           state: PrefixState | None = None):
+    """Dispatch to a kernel; ``causal`` with ``mask=None`` means a plain causal mask (Lq == Lk). A ``state``
+    whose flex backend was chosen by the device falls back to matmul for good when flex fails."""
     if backend == "cpu_flash" and not softcap and q.dtype in (torch.float32, torch.bfloat16):
         return attend_cpu_flash(q, k, v, scale, mask, causal)
     if causal and mask is None:
@@ -202,11 +208,11 @@ def attend(q, k, v, scale: float, mask: torch.Tensor | None, causal: bool, softc
         try:
             return attend_flex(q, k, v, scale, mask, softcap)
         except Exception as err:  # e.g. no Triton for this GPU: same numbers from the reference kernel, slower
-            if _STATE is None or not _STATE.chosen_by_device or q.device.type != "cuda":
+            if state is None or not state.chosen_by_device or q.device.type != "cuda":
                 raise
             warnings.warn(f"Compiled flex_attention failed on this GPU ({type(err).__name__}: {err}); using the "
                           f"matmul kernel from here on. {BACKEND_ENV}=matmul silences this.", stacklevel=2)
-            _STATE.backend = "matmul"
+            state.backend = "matmul"
     return attend_matmul(q, k, v, scale, mask, softcap)
 
 
@@ -223,20 +229,17 @@ def window_masks(prefix_len: int, suffix_len: int, window: int, device) -> tuple
     return first, prefix_keys > prefix_len + t - window, (suffix_keys <= t) & (suffix_keys > t - window)
 
 
-def shared_prefix_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, sliding_window=None,
-                            softcap=None, s_aux=None, sinks=None, is_causal=None, **kwargs):
+def shared_prefix_attention(state: PrefixState, module, query, key, value, attention_mask, scaling=None, dropout=0.0,
+                            sliding_window=None, softcap=None, s_aux=None, sinks=None, is_causal=None, **kwargs):
     """Attention of suffix tokens over the one shared cached prefix plus their own causal suffix.
 
     query: (B, H, L, d); key, value: (B, H_kv, L, d) for the suffix tokens only (positions P..P+L-1).
-    The prefix keys and values (1, H_kv, P, d) come from :func:`shared_prefix`. For the prefix part
+    The prefix keys and values (1, H_kv, P, d) come from ``state`` (bound by :func:`shared_prefix`). For the prefix part
     the batch is folded into the query rows, (1, H_kv, B*g*L, d), so the prefix is never copied.
     Query head h reads key/value head h // g with g = H / H_kv. The two parts (and a sink, if the
     layer has one) are merged through their log-sum-exps. Returns ((B, L, H, d), None) like
     transformers' own attention functions.
     """
-    state = _STATE
-    if state is None:
-        raise PalignError("shared_prefix_attention ran outside `shared_prefix(...)`.")
     unknown = sorted(name for name, val in kwargs.items() if val is not None and name not in PASSIVE_KWARGS)
     if unknown:
         raise PalignError(f"{type(module).__name__} passes attention arguments the shared-prefix attention does not "
@@ -262,11 +265,11 @@ def shared_prefix_attention(module, query, key, value, attention_mask, scaling=N
         prefix_mask = prefix_mask.repeat(b * g, 1)  # folded rows are (batch, group, position)
 
     rows = query.reshape(b, h_kv, g * length, d).permute(1, 0, 2, 3).reshape(1, h_kv, b * g * length, d)
-    out_pre, lse_pre = attend(rows, prefix_k, prefix_v, scale, prefix_mask, False, softcap, state.backend)
+    out_pre, lse_pre = attend(rows, prefix_k, prefix_v, scale, prefix_mask, False, softcap, state.backend, state)
     out_pre = out_pre.reshape(h_kv, b, g * length, d).permute(1, 0, 2, 3).reshape(b, h, length, d)
     lse_pre = lse_pre.reshape(h_kv, b, g * length).permute(1, 0, 2).reshape(b, h, length)
     key, value = key.repeat_interleave(g, dim=1), value.repeat_interleave(g, dim=1)
-    out_self, lse_self = attend(query, key, value, scale, self_mask, True, softcap, state.backend)
+    out_self, lse_self = attend(query, key, value, scale, self_mask, True, softcap, state.backend, state)
 
     lse = torch.logaddexp(lse_pre, lse_self)
     sink = s_aux if s_aux is not None else sinks
@@ -277,10 +280,16 @@ def shared_prefix_attention(module, query, key, value, attention_mask, scaling=N
     return out.to(query.dtype).transpose(1, 2).contiguous(), None
 
 
-def _register() -> None:
+def _register(state: PrefixState) -> None:
     from transformers import AttentionInterface
 
-    AttentionInterface.register(ATTENTION_NAME, shared_prefix_attention)
+    AttentionInterface.register(state.attention_name, functools.partial(shared_prefix_attention, state))
+
+
+def _unregister(state: PrefixState) -> None:
+    from transformers import AttentionInterface
+
+    AttentionInterface._global_mapping.pop(state.attention_name, None)  # register() has no public inverse
 
 
 def encode_prefix(decoder: torch.nn.Module, prefix_ids: list[int], device) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -310,7 +319,6 @@ def shared_prefix(lm, prefix_ids: list[int], path: str | None = None, backend: s
     path. Hooks active during the block (steering) act on the prefix encoding too. The model's
     attention implementation is restored on exit, also on error.
     """
-    global _STATE
     model = lm.model
     path = resolve_path(path)
     if path == "shared":
@@ -327,23 +335,24 @@ def shared_prefix(lm, prefix_ids: list[int], path: str | None = None, backend: s
             copies = [(k.expand(ids.shape[0], -1, -1, -1), v.expand(ids.shape[0], -1, -1, -1)) for k, v in kv]
             return module(input_ids=ids, position_ids=positions, cache=DynamicCache(ddp_cache_data=copies),
                           use_cache=True, **kwargs)
-        _STATE.layers_seen.clear()
+        state.layers_seen.clear()
         out = module(input_ids=ids, position_ids=positions, use_cache=False, **kwargs)
-        missed = sorted(set(range(n_layers)) - _STATE.layers_seen)
+        missed = sorted(set(range(n_layers)) - state.layers_seen)
         if missed:
             raise PalignError(f"Layers {missed} of {type(model).__name__} did not attend through transformers' "
                               f"attention interface, so the shared prefix would be ignored there. {FALLBACK}")
         return out
 
     previous = model.config._attn_implementation
+    state = PrefixState(kv, resolve_backend(backend, lm.device) if path == "shared" else "model",
+                        chosen_by_device=requested_backend(backend) == "auto")
     if path == "shared":
-        _STATE = PrefixState(kv, resolve_backend(backend, lm.device), chosen_by_device=requested_backend(backend) == "auto")
-        _register()
-        model.set_attn_implementation(ATTENTION_NAME)
+        _register(state)
+        model.set_attn_implementation(state.attention_name)
     try:
         yield run
     finally:
         if path == "shared":
             model.set_attn_implementation(previous)
-        _STATE = None
+            _unregister(state)
 

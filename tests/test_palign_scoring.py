@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import AttentionInterface, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 from palign_nb import prompts, scoring, shared_prefix
 from palign_nb.errors import PalignError
@@ -59,10 +59,31 @@ def test_attention_implementation_restored_even_on_error(tokenizer):
     ids = lm.tokenizer("hello there", add_special_tokens=False)["input_ids"]
     with pytest.raises(RuntimeError):
         with shared_prefix.shared_prefix(lm, ids):
-            assert lm.model.config._attn_implementation == shared_prefix.ATTENTION_NAME
+            name = lm.model.config._attn_implementation
+            assert name.startswith(shared_prefix.ATTENTION_NAME) and name in AttentionInterface()
             raise RuntimeError("boom")
     assert lm.model.config._attn_implementation == before
-    assert shared_prefix._STATE is None
+    assert name not in AttentionInterface()  # unregistered: nothing of the block is left behind
+
+
+def test_shared_prefix_blocks_nest_and_run_in_threads(tokenizer):
+    """Each block keeps its own prefix: nested blocks on two models, and two threads on two models, give
+    each model the scores it gives alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    llama, qwen = tiny(tokenizer, "llama", 4, 2), tiny(tokenizer, "qwen2", 4, 1)
+    alone = {id(lm): scoring.score_options(lm, SYSTEM, USERS).iloc[:, :5].to_numpy() for lm in (llama, qwen)}
+    other = prompts.known_answers_system(["Love to read."], [1], get_inventory("ipip"))
+    suffix = torch.tensor([llama.tokenizer("Option", add_special_tokens=False)["input_ids"]])
+    with shared_prefix.shared_prefix(llama, llama.tokenizer(other, add_special_tokens=False)["input_ids"]) as run:
+        before = run(llama.model, suffix).logits  # an outer block with another prefix, on the other model
+        inner = scoring.score_options(qwen, SYSTEM, USERS).iloc[:, :5].to_numpy()
+        torch.testing.assert_close(run(llama.model, suffix).logits, before)  # the inner block left the outer intact
+    np.testing.assert_allclose(inner, alone[id(qwen)], atol=1e-6)
+    with ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(lambda lm: scoring.score_options(lm, SYSTEM, USERS * 4, batch_size=1), [llama, qwen]))
+    for lm, table in zip((llama, qwen), threaded):
+        np.testing.assert_allclose(table.iloc[:3, :5].to_numpy(), alone[id(lm)], atol=1e-6)
 
 
 def test_option_tokens_are_distinct_single_tokens(tokenizer):
