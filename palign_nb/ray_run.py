@@ -46,17 +46,39 @@ from .errors import PalignError
 from .models import EMBEDDED_ID
 from .paths import repo_root
 
-SHARED = ("01", "02")
-PER_SHARD = ("03", "04", "05", "06", "07")
-DARK_TRIAD = "08"
-AFTER = ("09", "10")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """How palign-run runs one chapter: where in the graph (``scope``) and what its shards share."""
+
+    scope: str  # "once": into the base store, before any shard; "shard": per Big Five shard, in order;
+    #             "dark_triad": per Dark Triad shard; "merged": once, on the merged stores
+    shares: str | None = None  # a store folder shard 0 computes and every other shard copies (computed once)
+
+
+#: Every chapter's place in the run, the one table the planner reads.
+STAGES: dict[str, Stage] = {
+    "01": Stage("once"), "02": Stage("once"),
+    "03": Stage("shard"), "04": Stage("shard", shares="activations"), "05": Stage("shard"), "06": Stage("shard"),
+    "07": Stage("shard"),
+    "08": Stage("dark_triad"),
+    "09": Stage("merged"), "10": Stage("merged"),
+}
+SHARED, PER_SHARD, DARK_TRIAD, AFTER = (tuple(n for n, s in STAGES.items() if s.scope == scope)
+                                        for scope in ("once", "shard", "dark_triad", "merged"))
 #: Chapter parameters that count subjects of the whole run; a shard gets its share (at least 1).
 PER_RUN_COUNTS = ("efficiency_subjects",)
 
 
 def chapter_notebooks(folder: Path) -> dict[str, Path]:
-    """The chapters by number, ``{"01": .../01_inventories.ipynb, ...}``."""
-    return {p.name[:2]: p for p in sorted(folder.glob("[0-9][0-9]_*.ipynb"))}
+    """The chapters by number, ``{"01": .../01_inventories.ipynb, ...}``; each must have a place in :data:`STAGES`."""
+    chapters = {p.name[:2]: p for p in sorted(folder.glob("[0-9][0-9]_*.ipynb"))}
+    unplaced = [p.name for n, p in chapters.items() if n not in STAGES]
+    if unplaced:
+        raise PalignError(f"{', '.join(unplaced)}: no place in the run (palign_nb.ray_run.STAGES lists chapters "
+                          f"{', '.join(STAGES)}). Add the chapter's stage there.")
+    return chapters
 
 
 def finished(run: Path) -> bool:
@@ -181,7 +203,7 @@ def plan(params: dict[str, Any], declared: dict[str, dict], chapters: dict[str, 
     shards = shard_subjects(subjects, n_shards)
     counts = shard_counts(params, shards, len(subjects))
     base_store = store_path(params, results / "base")
-    capture_label = None
+    first_of = {}  # shared folder -> shard 0's task that computes it
     for k, part in enumerate(shards):
         shard_dir = results / f"shard-{k}"
         extra = {"results_dir": str(shard_dir), "n_subjects": len(part), "subjects": part, **counts[k]}
@@ -193,19 +215,19 @@ def plan(params: dict[str, Any], declared: dict[str, dict], chapters: dict[str, 
                         given(params, declared[number], extra), shard=k, after=[previous] if previous else [])
             if previous is None:  # the shard's first chapter forks the base store
                 task.copies.append((base_store, store_path(params, shard_dir)))
-            if number == "04" and k == 0:
-                capture_label = task.label
-            elif number == "04" and capture_label:
-                task.after.append(capture_label)
-                task.copies.append((store_path(params, results / "shard-0") / "activations",
-                                    store_path(params, shard_dir) / "activations"))
+            shared = STAGES[number].shares
+            if shared and k == 0:
+                first_of[shared] = task.label
+            elif shared and shared in first_of:
+                task.after.append(first_of[shared])
+                task.copies.append((store_path(params, results / "shard-0") / shared, store_path(params, shard_dir) / shared))
             tasks.append(task)
             previous = task.label
-    if DARK_TRIAD in chapters and dark_triad:
+    for number in (n for n in DARK_TRIAD if n in chapters and dark_triad):
         for k, part in enumerate(shard_subjects(dark_triad, n_shards)):
             extra = {"results_dir": str(results / f"shard-{k}"), "n_subjects": len(part), "subjects": part}
-            tasks.append(Task(f"{DARK_TRIAD} shard {k}", DARK_TRIAD, runs / f"shard-{k}" / chapters[DARK_TRIAD].name,
-                              given(params, declared[DARK_TRIAD], extra), shard=k))
+            tasks.append(Task(f"{number} shard {k}", number, runs / f"shard-{k}" / chapters[number].name,
+                              given(params, declared[number], extra), shard=k))
     return tasks
 
 
@@ -234,7 +256,7 @@ def book_runs(out: Path, chapters: dict[str, Path]) -> Path:
     shutil.rmtree(book, ignore_errors=True)
     book.mkdir(parents=True)
     for number, path in chapters.items():
-        where = "shard-0" if number in (*PER_SHARD, DARK_TRIAD) else "merged" if number in AFTER else "base"
+        where = {"shard": "shard-0", "dark_triad": "shard-0", "merged": "merged"}.get(STAGES[number].scope, "base")
         run = out / "runs" / where / path.name
         if run.exists():
             shutil.copy2(run, book / path.name)
@@ -282,7 +304,8 @@ def _execute(ray, args, params, declared, chapters, out, gpus) -> int:
     threads = max(1, int(args.cpus_per_task))
     start = time.perf_counter()
     subjects = _run_subjects(ray, params, declared, chapters, out, remote, threads)
-    dark_triad = sd3_subjects(params, declared[DARK_TRIAD], params["n_subjects"]) if DARK_TRIAD in chapters else None
+    picker = next((n for n in DARK_TRIAD if n in chapters), None)
+    dark_triad = sd3_subjects(params, declared[picker], params["n_subjects"]) if picker else None
     tasks = plan(params, declared, chapters, out, subjects, args.shards, dark_triad)
     refs, labels, ran = {}, {}, False
     for task in tasks:
@@ -298,7 +321,7 @@ def _execute(ray, args, params, declared, chapters, out, gpus) -> int:
     if failed:
         _report(failed, out)
         return 1
-    if any(n in chapters for n in (*PER_SHARD, DARK_TRIAD)):
+    if any(n in chapters for n in (*PER_SHARD, *DARK_TRIAD)):
         merged = merge(params, out, args.shards)
         print(f"{time.perf_counter() - start:7.1f}s  merged the shard stores into {merged.relative_to(out)}")
         for number in (n for n in AFTER if n in chapters):

@@ -151,3 +151,24 @@ def test_shards_and_per_run_counts():
     # efficiency_subjects counts subjects of the run: 3 of 8 -> the first two shards hold them
     assert [c["efficiency_subjects"] for c in ray_run.shard_counts({"efficiency_subjects": 3}, shards, 8)] == [2, 1, 1, 1]
     assert [c["efficiency_subjects"] for c in ray_run.shard_counts({"efficiency_subjects": 300}, shards, 8)] == [2, 2, 2, 2]
+
+
+def test_the_stage_table_places_every_chapter_and_the_planner_follows_it(tmp_path):
+    """Every chapter of the book has a stage; a chapter without one is refused by name; the shared folder of a
+    stage is computed by shard 0 and copied by the others (and only that stage waits for shard 0)."""
+    from palign_nb.paths import repo_root
+
+    chapters = ray_run.chapter_notebooks(repo_root() / "notebooks")
+    assert set(chapters) == set(ray_run.STAGES)
+    stray = tmp_path / "nb"
+    stray.mkdir()
+    (stray / "11_extra.ipynb").write_text("{}")
+    with pytest.raises(Exception, match="11_extra.ipynb: no place in the run"):
+        ray_run.chapter_notebooks(stray)
+    declared = {n: {"results_dir": "", "n_subjects": 1, "subjects": None} for n in chapters}
+    tasks = ray_run.plan({}, declared, chapters, tmp_path, [1, 2, 3], 3)
+    waits = {t.label: t.after for t in tasks if t.shard == 2}
+    assert waits["04 shard 2"] == ["03 shard 2", "04 shard 0"] and waits["05 shard 2"] == ["04 shard 2"]
+    copies = [t.copies for t in tasks if t.label == "04 shard 1"][0]
+    assert [(a.name, a.parent.parent.parent.name, b.parent.parent.parent.name) for a, b in copies] == [
+        ("activations", "shard-0", "shard-1")]
