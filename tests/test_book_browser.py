@@ -179,6 +179,19 @@ def test_every_built_page_is_checked(book):
                                 f"checked but not built: {sorted(set(PAGES) - built)}"
 
 
+def test_no_table_cell_reads_nan(book):
+    """An empty cell of a rendered table reads "–" with a caption saying why (palign_nb.shown), never NaN."""
+    import re
+
+    found = {}
+    for page in sorted(book.rglob("*.html")):
+        cells = re.findall(r"<t[dh][^>]*>\s*(.*?)\s*</t[dh]>", page.read_text(errors="replace"), flags=re.S)
+        bad = [c for c in cells if re.fullmatch(r"(?i)nan|<NA>|None|NaT", c)]
+        if bad:
+            found[str(page.relative_to(book))] = len(bad)
+    assert not found, f"table cells reading NaN (pages: count): {found}; display the table with palign_nb.shown.table"
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page(page, book, server, browser):
     url = urljoin(server, f"{page}.html")
