@@ -45,24 +45,6 @@ def alignment_score(predictions: pd.DataFrame, variant: str = "faithful") -> pd.
     return pd.concat([per_trait, pd.Series({"composite": per_trait.sum()})])
 
 
-def within_one(predictions: pd.DataFrame, variant: str = "corrected") -> float:
-    """Share of answers within one scale point of the target."""
-    rows = _usable(predictions, variant)
-    return float(((rows["predicted"] - rows["target"]).abs() <= 1).mean())
-
-
-def profile_correlation(predictions: pd.DataFrame) -> pd.Series:
-    """Per subject: Pearson r between predicted and target answers over the test items (NaN if constant)."""
-    rows = _usable(predictions, "corrected")
-
-    def corr(g: pd.DataFrame) -> float:
-        if g["predicted"].nunique() < 2 or g["target"].nunique() < 2:
-            return float("nan")
-        return float(np.corrcoef(g["predicted"], g["target"])[0, 1])
-
-    return rows.groupby("subject")[["predicted", "target"]].apply(corr)
-
-
 def bootstrap_ci(
     per_subject: pd.Series, n_boot: int = 2000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float, float]:
