@@ -75,6 +75,31 @@ class RunConfig:
 
 
 _STARTED: list[float] = []
+_CELL_STARTED: list[float] = []  # when the cell running now started
+_CELL_SECONDS: list[float] = []  # every finished cell's seconds since setup, in this kernel
+
+
+def _cell_started(*_: Any) -> None:
+    _CELL_STARTED[:] = [time.perf_counter()]
+
+
+def _cell_finished(*_: Any) -> None:
+    if _CELL_STARTED:
+        _CELL_SECONDS.append(time.perf_counter() - _CELL_STARTED[0])
+
+
+def _time_cells() -> None:
+    """Time every cell from now on (IPython's pre/post_run_cell events), once per kernel; nothing outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    for event, callback in (("pre_run_cell", _cell_started), ("post_run_cell", _cell_finished)):
+        if callback not in shell.events.callbacks[event]:
+            shell.events.register(event, callback)
 
 
 def setup(cfg: RunConfig, threads: int | None = None) -> None:
@@ -82,6 +107,9 @@ def setup(cfg: RunConfig, threads: int | None = None) -> None:
     import torch
 
     _STARTED[:] = [time.perf_counter()]
+    _CELL_SECONDS.clear()
+    _CELL_STARTED.clear()
+    _time_cells()
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -96,6 +124,12 @@ def runtime_minutes() -> float:
     if not _STARTED:
         raise PalignError("runtime_minutes() before setup(cfg): run the chapter's setup cell first.")
     return (time.perf_counter() - _STARTED[0]) / 60
+
+
+def longest_cell_seconds() -> float:
+    """The longest cell since :func:`setup` (the one running now counts with its time so far); 0 outside IPython."""
+    running = [time.perf_counter() - _CELL_STARTED[0]] if _CELL_STARTED else []
+    return max(_CELL_SECONDS + running, default=0.0)
 
 
 def machine_description(device: str = "auto") -> str:

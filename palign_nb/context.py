@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, machine_description, runtime_minutes, setup
+from .config import RunConfig, longest_cell_seconds, machine_description, runtime_minutes, setup
 from .errors import PalignError
 from .paths import repo_root
 
@@ -130,6 +130,7 @@ class Chapter:
         if "model" in self.__dict__:  # the precision it computed in, where this chapter ran the model
             machine += f" in {str(self.model.dtype).removeprefix('torch.')}"
         self.record(f"c{self.number}_machine", machine)
+        self.record(f"c{self.number}_longest_cell_s", longest_cell_seconds())
         return minutes
 
     # --- the results store ------------------------------------------------------------------

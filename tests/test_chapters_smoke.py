@@ -261,6 +261,13 @@ def test_chapter(nb: Path, smoke_params: dict):
         value = as_number(scraps[name])
         assert value is not None and low <= value <= high, f"{name} = {scraps[name]!r}, expected in [{low}, {high}]"
 
+    # the longest cell the chapter timed lies between 0 and the whole chapter (papermill's own cell durations)
+    durations = [c.metadata.get("papermill", {}).get("duration") or 0.0
+                 for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"]
+    longest = as_number(scraps[f"c{number}_longest_cell_s"])
+    assert 0 < longest <= 60 * as_number(scraps[f"c{number}_runtime_min"]) + 1e-6
+    assert longest <= max(durations) + 1.0, f"longest cell {longest:.1f} s, papermill's longest {max(durations):.1f} s"
+
     for name, expected in TEXT_CHECKS.get(nb.stem, {}).items():
         assert name in scraps, f"{nb.stem} did not glue {name!r} (listed in TEXT_CHECKS)"
         assert ast.literal_eval(scraps[name]) == expected, f"{name} = {scraps[name]!r}, expected {expected!r}"

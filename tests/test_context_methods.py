@@ -114,3 +114,32 @@ def test_chapters_leave_plumbing_to_the_package(notebook):
     assert not re.search(r"""["']timings_""", code), "write timings with ch.save_timings, read them with store.load_timings"
     assert f'palign_nb.chapter("{notebook.stem}", globals())' in code, "start with ch = palign_nb.chapter(name, globals())"
     assert "ch.done()" in code, "end with ch.done() (the measured runtime the intro quotes)"
+
+
+def test_cells_are_timed_from_setup_on(monkeypatch):
+    """setup() registers IPython's cell events once; the longest cell counts the one running now."""
+    import time
+
+    from palign_nb import config
+
+    class Events:
+        def __init__(self):
+            self.callbacks = {"pre_run_cell": [], "post_run_cell": []}
+
+        def register(self, event, callback):
+            self.callbacks[event].append(callback)
+
+    shell = type("Shell", (), {"events": Events()})()
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    config.setup(config.RunConfig())
+    config.setup(config.RunConfig())  # a rerun of the setup cell registers nothing twice
+    assert [len(v) for v in shell.events.callbacks.values()] == [1, 1]
+    assert config.longest_cell_seconds() == 0.0
+    start, finish = shell.events.callbacks["pre_run_cell"][0], shell.events.callbacks["post_run_cell"][0]
+    start(None)
+    time.sleep(0.05)
+    finish(None)
+    start(None)  # a cell running now, shorter so far
+    assert 0.05 <= config.longest_cell_seconds() < 1.0
+    time.sleep(0.1)
+    assert config.longest_cell_seconds() >= 0.1  # ... until it outlasts the finished one
