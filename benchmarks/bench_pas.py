@@ -111,7 +111,7 @@ def main() -> None:
     for _ in range(args.repeats):  # the oracle procedure chapter 05 runs (all_subjects.run_pas_oracle), per subject
         start = time.perf_counter()
         oracle = pas_subject.oracle_subject(lm, acts, known, answers.loc[subject], known, test, inv, "papi", known_system,
-                                          top_k=args.top_k)
+                                            pas_subject.PASSettings(top_k=args.top_k))
         faithful_runs.append(time.perf_counter() - start)
         pass_s += list(oracle.pass_seconds.values())
         print(f"faithful (120-answer prompt, paper's grid, {len(pas.PAPER_ALPHAS)} test passes, alpha {oracle.persona.alpha:g} "
@@ -130,7 +130,7 @@ def main() -> None:
     split = carve_validation(known, inv, per_trait=4, seed=0)
     start = time.perf_counter()
     fit = pas_subject.align_subject(lm, acts, known, answers.loc[subject], split.known, split.validation, inv, "papi",
-                                  system(split.known), top_k=args.top_k)
+                                  system(split.known), pas_subject.PASSettings(top_k=args.top_k))
     pas_subject.score_steered(lm, fit.persona, fit.persona.alpha, system(split.known), test, inv)
     result["clean_s"] = time.perf_counter() - start
     print(f"clean (alpha on {len(split.validation)} validation items, then 1 test pass): {result['clean_s']:.1f} s per subject "

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from .checkpoints import Checkpoints
-from .pas_subject import align_subject, oracle_subject, score_steered
+from .pas_subject import PASSettings, align_subject, oracle_subject, score_steered
 from .inventories import Inventory, shown_values
 from .metrics import subject_predictions
 from .models import LoadedModel
-from .pas import PAPER_ALPHAS, Persona
+from .pas import Persona
 from .probing import MIN_USABLE, contrast_labels
 from .preference import TrainResult, TrainSettings, merged, preference_pairs, reward_prompts, train_dpo, train_grpo
 from .prompt_baselines import generate_p2_persona, known_answers, score_items
@@ -74,9 +74,7 @@ def run_prompted(
 def run_pas(
     lm: LoadedModel, acts: np.ndarray, act_items: list[str], answers: pd.DataFrame, subjects: list, method: str,
     system_of: Callable[[object], str], known: list[str], validation: list[str], items: list[str],
-    inventory: Inventory, keying: str, top_k: int = 24, alphas: tuple[float, ...] = PAPER_ALPHAS,
-    seed: int = 0, batch_size: int = 16, probe_solver: str = "sklearn", direction: str = "mass_mean",
-    refine: bool = False, alpha_criterion: str = "argmax", unsteered: pd.DataFrame | None = None,
+    inventory: Inventory, keying: str, settings: PASSettings = PASSettings(), unsteered: pd.DataFrame | None = None,
     checkpoints: Checkpoints | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[object, Persona]]:
     """PAS per subject: probes on ``known``, alpha on ``validation``, then one pass over ``items``.
@@ -84,7 +82,7 @@ def run_pas(
     Also returns each subject's persona (alpha set), e.g. to save with :func:`palign_nb.pas.save_persona`.
     A subject with fewer than ``MIN_USABLE`` decided known answers (not 3, not missing) cannot be
     probed: it gets the prompt alone (alpha 0), marked ``fallback=True`` in its rows, and no persona.
-    ``direction``, ``refine`` and ``alpha_criterion`` are those of :func:`palign_nb.pas_subject.align_subject`.
+    ``settings``: :class:`palign_nb.pas_subject.PASSettings`, as :func:`palign_nb.pas_subject.align_subject` uses them.
     ``unsteered``: the same prompts' predictions without steering (:func:`run_prompted` on ``items``), reused
     where a subject's test pass would be unsteered (alpha 0, or the fallback) instead of scoring it again; such a
     test pass is timed as 0 s here, since its cost is in the unsteered method's timings.
@@ -103,25 +101,21 @@ def run_pas(
             if reused is not None:
                 timings.append(_timing(s, method, "test_pass", 0.0))
                 return reused
-            scored = (score_items(lm, system, items, inventory, batch_size) if persona is None
-                      else score_steered(lm, persona, alpha, system, items, inventory, batch_size))
+            scored = (score_items(lm, system, items, inventory, settings.batch_size) if persona is None
+                      else score_steered(lm, persona, alpha, system, items, inventory, settings.batch_size))
             timings.append(_timing(s, method, "test_pass", time.perf_counter() - start))
             return subject_predictions(s, scored, answers, inventory)
 
         usable = int(contrast_labels(shown_values(answers.loc[s], known, inventory, keying))[0].sum())
         if usable < MIN_USABLE:  # too few decided answers to probe: no steering, the prompt alone
             return test_pass(None, 0.0).assign(alpha=0.0, fallback=True), timings, None
-        fit = align_subject(lm, acts, act_items, answers.loc[s], known, validation, inventory, keying, system,
-                            top_k=top_k, alphas=alphas, refine=refine, seed=seed, direction=direction,
-                            batch_size=batch_size, probe_solver=probe_solver, alpha_criterion=alpha_criterion)
+        fit = align_subject(lm, acts, act_items, answers.loc[s], known, validation, inventory, keying, system, settings)
         timings += [_timing(s, method, stage, sec) for stage, sec in fit.seconds.items()]
         table = test_pass(fit.persona, fit.persona.alpha).assign(alpha=fit.persona.alpha, fallback=False)
         return table, timings, fit.persona
 
     loop = _loop(checkpoints, method, model=model_key(lm), method=method, acts=acts, act_items=act_items, known=known,
-                 validation=validation, items=items, inventory=inventory.name, keying=keying, top_k=top_k,
-                 alphas=list(alphas), seed=seed, batch_size=batch_size, probe_solver=probe_solver, direction=direction,
-                 refine=refine, alpha_criterion=alpha_criterion)
+                 validation=validation, items=items, inventory=inventory.name, keying=keying, **settings.as_key())
     done = loop.each(subjects, one, inputs_of=lambda s: [system_of(s), answers.loc[s], unsteered_rows(s)])
     return (pd.concat([t for t, _, _ in done.values()], ignore_index=True),
             pd.DataFrame([row for _, rows, _ in done.values() for row in rows]),
@@ -131,8 +125,7 @@ def run_pas(
 def run_pas_oracle(
     lm: LoadedModel, acts: np.ndarray, act_items: list[str], answers: pd.DataFrame, subjects: list,
     system_of: Callable[[object], str], known: list[str], items: list[str], inventory: Inventory, keying: str,
-    top_k: int = 24, alphas: tuple[float, ...] = PAPER_ALPHAS, seed: int = 0, batch_size: int = 16,
-    probe_solver: str = "sklearn", direction: str = "mass_mean", checkpoints: Checkpoints | None = None,
+    settings: PASSettings = PASSettings(), checkpoints: Checkpoints | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The paper's released procedure, labelled oracle: probes on all ``known`` items, every alpha scored on
     the **test** ``items``, and the best one kept (:ref:`paper-pitfalls`).
@@ -143,16 +136,15 @@ def run_pas_oracle(
     """
     def one(s) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
         start = time.perf_counter()
-        run = oracle_subject(lm, acts, act_items, answers.loc[s], known, items, inventory, keying, system_of(s), top_k,
-                             alphas, seed, batch_size, probe_solver, direction)
+        run = oracle_subject(lm, acts, act_items, answers.loc[s], known, items, inventory, keying, system_of(s), settings)
         table = subject_predictions(s, run.tables[run.persona.alpha], answers, inventory).assign(
             alpha=run.persona.alpha, fallback=False)
         baseline = subject_predictions(s, run.tables[0.0], answers, inventory) if 0.0 in run.tables else None
         return table, baseline, _timing(s, "pas_oracle", "total", time.perf_counter() - start)
 
     loop = _loop(checkpoints, "pas_oracle", model=model_key(lm), acts=acts, act_items=act_items, known=known,
-                 items=items, inventory=inventory.name, keying=keying, top_k=top_k, alphas=list(alphas), seed=seed,
-                 batch_size=batch_size, probe_solver=probe_solver, direction=direction)
+                 items=items, inventory=inventory.name, keying=keying,
+                 **(settings.as_key() | {"refine": None, "alpha_criterion": None}))  # the oracle uses neither
     done = loop.each(subjects, one, inputs_of=lambda s: [system_of(s), answers.loc[s]])
     baseline = [b for _, b, _ in done.values() if b is not None]
     return (pd.concat([t for t, _, _ in done.values()], ignore_index=True),

@@ -182,7 +182,8 @@ def test_chosen_alpha_and_heads_ignore_test_answers(tokenizer):
     acts = activations.contrast_activations(lm, act_items, INV, batch_size=8)
     rng = np.random.default_rng(0)
     answers = pd.Series(rng.choice([1, 2, 4, 5], size=len(INV.items)), index=INV.items.index)
-    kwargs = dict(inventory=INV, keying="papi", system=prompts.DEFAULT_SYSTEM, top_k=3, alphas=(0.0, 2.0, 8.0))
+    kwargs = dict(inventory=INV, keying="papi", system=prompts.DEFAULT_SYSTEM,
+                  settings=pas_subject.PASSettings(top_k=3, alphas=(0.0, 2.0, 8.0)))
     first = pas_subject.align_subject(lm, acts, act_items, answers, known, validation, **kwargs)
     changed = answers.copy()
     changed[test] = 6 - changed[test]
@@ -248,7 +249,7 @@ def test_run_pas_reuses_the_unsteered_pass_only_where_it_is_the_same_pass(tokeni
     answers.loc[8, known] = 3  # nothing decided among the known answers: the fallback
     system_of = lambda s: prompts.DEFAULT_SYSTEM  # noqa: E731
     unsteered, _ = all_subjects.run_prompted(lm, answers, [7, 8], "icl", system_of, test, INV, batch_size=4)
-    kwargs = dict(top_k=3, alphas=(0.0,), batch_size=4)  # alpha 0 is the only choice
+    kwargs = dict(settings=pas_subject.PASSettings(top_k=3, alphas=(0.0,), batch_size=4))  # alpha 0 is the only choice
     reused, times, personas = all_subjects.run_pas(lm, acts, known, answers, [7, 8], "pas_icl", system_of, known, validation,
                                                    test, INV, "papi", unsteered=unsteered, **kwargs)
     scored, _, _ = all_subjects.run_pas(lm, acts, known, answers, [7, 8], "pas_icl", system_of, known, validation, test,
@@ -260,7 +261,8 @@ def test_run_pas_reuses_the_unsteered_pass_only_where_it_is_the_same_pass(tokeni
     np.testing.assert_allclose(reused[probs].to_numpy(), scored[probs].to_numpy(), atol=1e-5)
     # a steered alpha is never taken from the unsteered table
     steered, _, _ = all_subjects.run_pas(lm, acts, known, answers, [7], "pas_icl", system_of, known, validation, test,
-                                         INV, "papi", unsteered=unsteered, top_k=3, alphas=(8.0,), batch_size=4)
+                                         INV, "papi", pas_subject.PASSettings(top_k=3, alphas=(8.0,), batch_size=4),
+                                         unsteered=unsteered)
     assert not np.allclose(steered[probs].to_numpy(), unsteered.loc[unsteered.subject == 7, probs].to_numpy())
 
 
@@ -273,9 +275,23 @@ def test_oracle_keeps_the_alpha_that_scores_best_on_the_test_items(tokenizer):
     rng = np.random.default_rng(1)
     answers = pd.DataFrame(rng.choice([1, 2, 4, 5], size=(1, len(INV.items))), index=[3], columns=INV.items.index)
     run = pas_subject.oracle_subject(lm, acts, known, answers.loc[3], known, test, INV, "papi", prompts.DEFAULT_SYSTEM,
-                                     top_k=3, alphas=(0.0, 4.0, 16.0), batch_size=4)
+                                     pas_subject.PASSettings(top_k=3, alphas=(0.0, 4.0, 16.0), batch_size=4))
     scores = {a: float(alignment_score(add_targets(subject_predictions(3, t, answers, INV), INV, "papi"))["composite"])
               for a, t in run.tables.items()}
     assert set(run.pass_seconds) == {0.0, 4.0, 16.0}
     assert scores[run.persona.alpha] == min(scores.values())
     assert run.persona.alpha == min(a for a, v in scores.items() if v == min(scores.values()))  # ties: the smaller alpha
+
+
+def test_pas_settings_from_a_chapter_and_their_checks():
+    """The chapter's parameters fill the settings they name (refine_alpha -> refine); bad values are refused by name."""
+    params = {"top_k": 8, "alphas": [0, 2], "refine_alpha": True, "batch_size": 4, "dpo_steps": 3}
+    s = pas_subject.chapter_pas_settings(params, seed=7)
+    assert (s.top_k, s.alphas, s.refine, s.batch_size, s.seed) == (8, (0.0, 2.0), True, 4, 7)
+    assert (s.direction, s.alpha_criterion, s.probe_solver) == ("mass_mean", "argmax", "sklearn")  # the paper's
+    assert s.at_most(5).top_k == 5 and s.at_most(50) == s
+    assert s.as_key()["alphas"] == [0.0, 2.0] and set(s.as_key()) == set(pas_subject.PAS_PARAMETERS) | {"seed"}
+    with pytest.raises(PalignError, match="direction must be one of.*alpha_criterion must be one of"):
+        pas_subject.PASSettings(direction="mean", alpha_criterion="best")
+    with pytest.raises(PalignError, match="alphas must not be empty"):
+        pas_subject.PASSettings(alphas=())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from palign_nb import store
 from palign_nb.checkpoints import Checkpoints, code_version, fingerprint, in_flight
 from palign_nb.config import RunConfig
 from palign_nb.errors import StoreCorrupt, StoreMissing
+from palign_nb.pas_subject import PASSettings
 
 TABLE = pd.DataFrame({"subject": np.repeat([11, 22, 33], 100), "item": np.tile([f"i{k}" for k in range(100)], 3),
                       "predicted": np.random.default_rng(0).integers(1, 6, 300)})
@@ -179,7 +181,8 @@ def test_the_package_loops_resume_bit_for_bit(tmp_path, monkeypatch):
                            columns=inv.items.index)
     args = (lm, acts, known, answers, [7, 8], "pas_icl", lambda s: prompts.DEFAULT_SYSTEM, known, validation, test, inv,
             "papi")
-    kwargs = dict(top_k=3, alphas=(0.0, 4.0), batch_size=4, checkpoints=Checkpoints(tmp_path, "pas_icl_papi"))
+    settings = PASSettings(top_k=3, alphas=(0.0, 4.0), batch_size=4)
+    kwargs = dict(settings=settings, checkpoints=Checkpoints(tmp_path, "pas_icl_papi"))
     first, first_t, first_p = all_subjects.run_pas(*args, **kwargs)
 
     def never(*a, **k):
@@ -192,4 +195,4 @@ def test_the_package_loops_resume_bit_for_bit(tmp_path, monkeypatch):
     assert list(first_p) == list(again_p) == [7, 8]
     np.testing.assert_array_equal(first_p[7].directions, again_p[7].directions)
     with pytest.raises(AssertionError, match="aligned again"):  # another alpha grid: recomputed, not read back
-        all_subjects.run_pas(*args, **(kwargs | {"alphas": (0.0, 2.0)}))
+        all_subjects.run_pas(*args, **(kwargs | {"settings": replace(settings, alphas=(0.0, 2.0))}))
