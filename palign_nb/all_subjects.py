@@ -111,6 +111,8 @@ def run_pas(
             return test_pass(None, 0.0).assign(alpha=0.0, fallback=True), timings, None
         fit = align_subject(lm, acts, act_items, answers.loc[s], known, validation, inventory, keying, system, settings)
         timings += [_timing(s, method, stage, sec) for stage, sec in fit.seconds.items()]
+        fit.persona.meta.update({"model_id": lm.model_id, "model_revision": lm.revision, "subject": s, "method": method,
+                                 "inventory": inventory.name})  # with align_subject's: what load_persona checks
         table = test_pass(fit.persona, fit.persona.alpha).assign(alpha=fit.persona.alpha, fallback=False)
         return table, timings, fit.persona
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunConfig, longest_cell_seconds, machine_description, runtime_minutes, setup
-from .errors import PalignError
+from .errors import PalignError, StoreMissing
 from .paths import repo_root
 
 #: The RunConfig fields a chapter may declare; every other parameter goes to ``cfg.extra``.
@@ -154,6 +154,29 @@ class Chapter:
         folder = self.cfg.results_path / STORE_FOLDERS[kind]
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
+
+    def persona_path(self, method: str, keying: str, subject) -> Path:
+        """Where the persona of ``method`` (``pas_icl``, ``pas_alone``) for ``subject`` under ``keying`` is kept."""
+        return self.path("persona", f"{method}_{keying}_{subject}")
+
+    def save_personas(self, method: str, keying: str, personas: dict) -> None:
+        """Keep every subject's persona of :func:`palign_nb.all_subjects.run_pas` (their provenance is set there)."""
+        from .pas import save_persona
+
+        for subject, persona in personas.items():
+            save_persona(persona, self.persona_path(method, keying, subject))
+
+    def load_persona(self, method: str, keying: str, subject, lm):
+        """A persona :meth:`save_personas` kept, checked against ``lm``; a missing one names the chapter to run."""
+        from .pas import load_persona
+
+        path = self.persona_path(method, keying, subject)
+        if not path.with_suffix(".safetensors").exists():
+            chapter = "08_dark_triad" if self.cfg.inventory == "sd3" else "05_pas"
+            raise StoreMissing(f"No {method} persona for subject {subject} under keying={keying} in the results store "
+                               f"(looked for {path}.safetensors). Run notebooks/{chapter}.ipynb with the same model_id, "
+                               f"inventory, keying and results_dir first.")
+        return load_persona(path, lm)
 
     def entry(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """The manifest entry's own fields for a write of this chapter: the model's revision once the model is

@@ -143,3 +143,26 @@ def test_cells_are_timed_from_setup_on(monkeypatch):
     assert 0.05 <= config.longest_cell_seconds() < 1.0
     time.sleep(0.1)
     assert config.longest_cell_seconds() >= 0.1  # ... until it outlasts the finished one
+
+
+def test_personas_are_kept_and_read_back_by_the_chapter(tmp_path):
+    """save_personas / load_persona: the store path is the chapter's, the provenance is checked against the model,
+    and a missing persona names the chapter that writes it."""
+    import numpy as np
+    import torch
+
+    from palign_nb.models import LoadedModel
+    from palign_nb.pas import Persona
+
+    ch = context.Chapter("10_open_ended", {"results_dir": str(tmp_path), "n_subjects": 1})
+    lm = LoadedModel(None, None, "tiny", "r1", torch.device("cpu"))
+    persona = Persona([(0, 1)], np.eye(1, 4, dtype=np.float32), np.array([0.5], np.float32), 2.0,
+                      {"model_id": "tiny", "model_revision": "r1", "subject": 7})
+    ch.save_personas("pas_icl", "papi", {7: persona})
+    assert ch.persona_path("pas_icl", "papi", 7).with_suffix(".safetensors").exists()
+    back = ch.load_persona("pas_icl", "papi", 7, lm)
+    assert back.heads == [(0, 1)] and back.alpha == 2.0 and back.meta["subject"] == 7
+    with pytest.raises(PalignError, match="made for model 'tiny'"):
+        ch.load_persona("pas_icl", "papi", 7, LoadedModel(None, None, "tiny", "r2", torch.device("cpu")))
+    with pytest.raises(StoreMissing, match="notebooks/05_pas.ipynb"):
+        ch.load_persona("pas_icl", "literal", 7, lm)

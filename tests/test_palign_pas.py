@@ -255,6 +255,9 @@ def test_run_pas_reuses_the_unsteered_pass_only_where_it_is_the_same_pass(tokeni
     scored, _, _ = all_subjects.run_pas(lm, acts, known, answers, [7, 8], "pas_icl", system_of, known, validation, test,
                                         INV, "papi", **kwargs)
     assert reused["fallback"].tolist() == [False] * len(test) + [True] * len(test) and list(personas) == [7]
+    meta = personas[7].meta  # the provenance run_pas sets, which load_persona checks
+    assert (meta["model_id"], meta["model_revision"], meta["subject"], meta["method"]) == (lm.model_id, lm.revision, 7,
+                                                                                         "pas_icl")
     assert (times.loc[times.stage == "test_pass", "seconds"] == 0).all()  # its cost is in run_prompted's timings
     probs = [f"p_{x}" for x in "ABCDE"]
     assert reused["predicted"].tolist() == scored["predicted"].tolist()
