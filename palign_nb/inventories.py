@@ -178,6 +178,21 @@ def targets(stored: np.ndarray, signs: np.ndarray, inventory: Inventory, keying:
     return stored.copy() if keying == "papi" else literal_answers(stored, signs, inventory)
 
 
+def target_direction(inventory: Inventory, keying: str) -> pd.Series:
+    """Per item, +1 when its target rises with the trait and -1 when it falls (reverse-keyed, literal).
+
+    IPIP under the ``papi`` keying stores answers already turned in the trait's direction, so every
+    item is +1; a literal target (IPIP ``literal``, SD3 either way) runs against the trait on a
+    minus-keyed item. The one statement of that rule: :func:`palign_nb.metrics.trivial_predictions` and the
+    readouts' controls use it.
+    """
+    check_name(keying, KEYINGS, "keying")
+    signs = inventory.items["sign"].astype(int)
+    if keying == "papi" and inventory.stored_is_recoded:
+        return pd.Series(1, index=inventory.items.index, name="direction")
+    return signs.rename("direction")
+
+
 def shown_values(answers: pd.Series, items: list[str], inventory: Inventory, keying: str) -> np.ndarray:
     """One subject's answers to ``items`` as a method sees them under ``keying`` (0 = missing): what its
     prompt lists, its probes are labelled with and its alpha is judged on (:func:`targets` of one row)."""

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import PalignError
-from .inventories import LETTER_TO_VALUE, Inventory, check_name, keyed_values, reverse_keyed
+from .inventories import LETTER_TO_VALUE, Inventory, check_name, keyed_values, reverse_keyed, target_direction
 
 VARIANTS: tuple[str, ...] = ("faithful", "corrected")
 
@@ -95,7 +95,6 @@ def trivial_predictions(
     """
     kinds = tuple(f"always_{x}" for x in "ABCDE") + ("trait_mean",)
     check_name(kind, kinds, "trivial predictor")
-    signs = inventory.items.loc[test_items, "sign"].to_numpy()
     table = long_table(answers, test_items, inventory, keying)
     if kind.startswith("always_"):
         value = LETTER_TO_VALUE[kind[-1]]
@@ -113,10 +112,8 @@ def trivial_predictions(
             mean = np.nanmean(keyed[:, cols], axis=1) if cols.any() else np.full(len(answers), np.nan)
         mean = np.where(np.isnan(mean), 3.0, np.round(mean))  # numpy rounds half to even
         pred[:, test_traits == trait] = mean[:, None]
-    # The prediction is in the trait's direction; the target space flips minus-keyed items
-    # unless the stored values are already in the trait's direction (IPIP under papi keying).
-    if keying == "literal" or not inventory.stored_is_recoded:
-        pred = reverse_keyed(pred, signs)
+    # The prediction is in the trait's direction; the target space runs against it where the direction is -1.
+    pred = reverse_keyed(pred, target_direction(inventory, keying).loc[test_items].to_numpy())
     table["predicted"] = pred.reshape(-1)
     return table
 

@@ -29,7 +29,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from .errors import PalignError
-from .inventories import KEYINGS, LETTER_TO_VALUE, OPTION_LETTERS, Inventory, check_name
+from .inventories import LETTER_TO_VALUE, OPTION_LETTERS, target_direction
 from .metrics import alignment_score
 
 #: The option-probability columns of a predictions table, in letter order A..E.
@@ -283,20 +283,6 @@ def loo_item_prior(table: pd.DataFrame, pseudocount: float = 0.0) -> pd.DataFram
     out[PROB_COLUMNS] = smoothed / smoothed.sum(axis=1, keepdims=True)
     out["predicted"] = distribution_median(out[PROB_COLUMNS].to_numpy())
     return out
-
-
-def target_direction(inventory: Inventory, keying: str) -> pd.Series:
-    """Per item, +1 when its target rises with the trait and -1 when it falls (reverse-keyed, literal).
-
-    IPIP under the ``papi`` keying stores answers already turned in the trait's direction, so every
-    item is +1; a literal target (IPIP ``literal``, SD3 either way) runs against the trait on a
-    minus-keyed item. The same rule as :func:`palign_nb.metrics.trivial_predictions`.
-    """
-    check_name(keying, KEYINGS, "keying")
-    signs = inventory.items["sign"].astype(int)
-    if keying == "papi" and inventory.stored_is_recoded:
-        return pd.Series(1, index=inventory.items.index, name="direction")
-    return signs.rename("direction")
 
 
 def _loo_item_means(table: pd.DataFrame) -> np.ndarray:
