@@ -41,14 +41,6 @@ P2_SYSTEM = "You are a helpful assistant."
 P2_SCALE_WORDS = {"ipip": ("accurate", "inaccurate"), "sd3": ("agree", "disagree")}
 
 
-def chapter_items(splits: dict, inventory: Inventory, n_items: int) -> list[str]:
-    """The test items a chapter asks: the first ``n_items // n_traits`` test items of every trait (chapter 03's choice)."""
-    if n_items < 1:
-        raise PalignError(f"n_items must be at least 1, got {n_items}.")
-    per_trait = max(1, n_items // len(inventory.traits))
-    return [c for t in inventory.trait_order for c in [i for i in splits["test"] if inventory.items.loc[i, "trait"] == t][:per_trait]]
-
-
 def known_answers(answers: pd.DataFrame, subject, items: list[str], inventory: Inventory, keying: str) -> tuple[list[str], np.ndarray]:
     """The statements of ``items`` and the subject's answers as a prompt shows them, under ``keying``.
 

@@ -56,6 +56,20 @@ class ItemSplit:
         return self.known + self.validation
 
 
+def first_per_trait(items: list[str], inventory: Inventory, n: int) -> list[str]:
+    """The first ``n // n_traits`` of ``items`` in every trait (at least one each), trait by trait: the items
+    a chapter asks when its ``n_items`` parameter is below all of them."""
+    if n < 1:
+        raise PalignError(f"n_items must be at least 1, got {n}.")
+    per_trait = max(1, n // len(inventory.traits))
+    return [c for t in inventory.trait_order for c in [i for i in items if inventory.items.loc[i, "trait"] == t][:per_trait]]
+
+
+def chapter_items(splits: dict, inventory: Inventory, n_items: int) -> list[str]:
+    """The test items a chapter asks: :func:`first_per_trait` of the split's test items (chapters 03 to 07)."""
+    return first_per_trait(splits["test"], inventory, n_items)
+
+
 def carve_validation(known: list[str], inventory: Inventory, per_trait: int, seed: int = 0) -> ItemSplit:
     """Hold back ``per_trait`` known items of each trait as validation items (seeded, stratified).
 

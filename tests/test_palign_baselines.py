@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from palign_nb import data, preference, prompt_baselines, prompts, scoring
+from palign_nb import data, preference, prompt_baselines, prompts, scoring, splits
 from palign_nb.errors import PalignError
 from palign_nb.inventories import VALUE_TO_LETTER, get_inventory
 from palign_nb.models import LoadedModel, embedded_model_dir
@@ -128,12 +128,13 @@ def test_generate_p2_persona_decodes_after_the_papers_rewrite_prompt(tiny):
 
 def test_score_items_and_chapter_items(tiny, papi):
     split = {"test": data.paper_item_split()[1]}
-    items = prompt_baselines.chapter_items(split, IPIP, 10)
+    items = splits.chapter_items(split, IPIP, 10)
     assert len(items) == 10 and IPIP.items.loc[items, "trait"].value_counts().tolist() == [2] * 5
     scored = prompt_baselines.score_items(tiny, prompts.DEFAULT_SYSTEM, items[:3], IPIP, batch_size=2)
     assert scored.index.tolist() == items[:3] and set(scored["predicted"]) <= {1, 2, 3, 4, 5}
     with pytest.raises(PalignError, match="n_items"):
-        prompt_baselines.chapter_items(split, IPIP, 0)
+        splits.chapter_items(split, IPIP, 0)
+    assert splits.first_per_trait(items, IPIP, 5) == items[::2]  # one per trait, the first of each
 
 
 # --- preference pairs -------------------------------------------------------------------------------
