@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from test_hygiene import ROOT, toc_notebooks
-from test_outcome_sentences import best_named, contradictions, parse_count, read_scraps, synthetic_store
+from test_outcome_sentences import best_named, contradictions, glued_bundles, parse_count, read_scraps, synthetic_store
 
 SMOKE = ROOT / "params" / "smoke.yaml"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -189,22 +189,8 @@ GLUE_REF = re.compile(r"\{glue(?::\w+)?\}(?:`|\s+)([A-Za-z0-9_]+)")
 
 
 def read_glued(path: Path) -> dict[str, str]:
-    """{name: text/plain} of every output glued with myst_nb.glue (metadata `scrapbook.name`).
-
-    glue(display=False) writes the mime bundle under the prefix `application/papermill.record/`;
-    glue(display=True) writes it unprefixed. Duplicate names fail (the book warns, and -W fails).
-    """
-    nb = nbformat.read(path, as_version=4)
-    scraps: dict[str, str] = {}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            meta = output.get("metadata", {}).get("scrapbook")
-            if not meta:
-                continue
-            name, prefix = meta["name"], meta.get("mime_prefix", "")
-            assert name not in scraps, f"glue key {name!r} is glued twice"
-            scraps[name] = output.get("data", {}).get(prefix + "text/plain", "")
-    return scraps
+    """{name: text/plain} of every glued output (:func:`test_outcome_sentences.glued_bundles`)."""
+    return {name: data.get("text/plain", "") for name, data in glued_bundles(path).items()}
 
 
 def as_number(text: str) -> float | None:

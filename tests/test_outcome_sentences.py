@@ -40,23 +40,34 @@ PAPER_MODEL, PAPER_SUBJECTS, PAPER_ITEMS = "llama-3-8b-instruct", 300, 180
 # --- reading an executed notebook's glue ----------------------------------------------------------
 
 
-def read_scraps(path: Path) -> dict[str, object]:
-    """{name: value} of every glued output: Markdown as its text, everything else literal-evaluated when possible."""
-    scraps: dict[str, object] = {}
+def glued_bundles(path: Path) -> dict[str, dict[str, str]]:
+    """{name: {mime type: data}} of every output glued with myst_nb.glue (metadata ``scrapbook.name``), the mime
+    types without glue's prefix (``application/papermill.record/`` for display=False). A name glued twice fails
+    (the book warns, and -W fails)."""
+    bundles: dict[str, dict[str, str]] = {}
     for cell in nbformat.read(path, as_version=4).cells:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             meta = output.get("metadata", {}).get("scrapbook")
             if not meta:
                 continue
-            data, prefix = output.get("data", {}), meta.get("mime_prefix", "")
-            if prefix + "text/markdown" in data:
-                scraps[meta["name"]] = data[prefix + "text/markdown"]
-                continue
-            text = data.get(prefix + "text/plain", "")
-            try:
-                scraps[meta["name"]] = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                scraps[meta["name"]] = float(text) if text.strip() in {"nan", "inf", "-inf"} else text
+            assert meta["name"] not in bundles, f"glue key {meta['name']!r} is glued twice"
+            prefix = meta.get("mime_prefix", "")
+            bundles[meta["name"]] = {k.removeprefix(prefix): v for k, v in output.get("data", {}).items()}
+    return bundles
+
+
+def read_scraps(path: Path) -> dict[str, object]:
+    """{name: value} of every glued output: Markdown as its text, everything else literal-evaluated when possible."""
+    scraps: dict[str, object] = {}
+    for name, data in glued_bundles(path).items():
+        if "text/markdown" in data:
+            scraps[name] = data["text/markdown"]
+            continue
+        text = data.get("text/plain", "")
+        try:
+            scraps[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            scraps[name] = float(text) if text.strip() in {"nan", "inf", "-inf"} else text
     return scraps
 
 
