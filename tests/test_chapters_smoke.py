@@ -175,6 +175,20 @@ CHECKS: dict[str, dict[str, tuple[float, float]]] = {
     },
 }
 
+# Composites that must lie on the grid their item counts allow (smoke: 2 test items per Big Five trait, so
+# every trait error is a multiple of 1/2; 3 per Dark Triad trait, multiples of 1/3): a composite off the grid
+# was computed from something other than whole-letter answers on those items.
+ON_GRID: dict[str, dict[str, float]] = {
+    "03_asking_the_model": {"c03_noalign_composite": 1 / 2, "c03_always_c_composite": 1 / 2},
+    "05_pas": {k: 1 / 2 for k in ("c05_pas_icl", "c05_pas_oracle", "c05_always_c", "c05_eff_pas_min",
+                                  "c05_eff_pas_max", "c05_eff_icl_min", "c05_eff_icl_max")},
+    "06_prompting_baselines": {k: 1 / 2 for k in ("c06_icl_papi_composite", "c06_icl_literal_composite",
+                                                  "c06_p2_composite", "c06_p2_generated_composite")},
+    "07_preference_baselines": {"c07_dpo_composite": 1 / 2, "c07_grpo_composite": 1 / 2},
+    "08_dark_triad": {k: 1 / 3 for k in ("c08_always_c", "c08_pas_icl", "c08_dpo", "c08_grpo", "c08_p2")},
+    "09_results": {"c09_pas": 1 / 2, "c09_always_c": 1 / 2},
+}
+
 # Glued text that must read exactly so (its text/plain repr), for the SMOKE parameters.
 TEXT_CHECKS: dict[str, dict[str, str]] = {
     "08_dark_triad": {"c08_setting": "paper"},  # the faithful Dark Triad setting is the default
@@ -253,6 +267,10 @@ def test_chapter(nb: Path, smoke_params: dict):
     longest = as_number(scraps[f"c{number}_longest_cell_s"])
     assert 0 < longest <= 60 * as_number(scraps[f"c{number}_runtime_min"]) + 1e-6
     assert longest <= max(durations) + 1.0, f"longest cell {longest:.1f} s, papermill's longest {max(durations):.1f} s"
+
+    for name, step in ON_GRID.get(nb.stem, {}).items():
+        value = as_number(scraps[name])
+        assert abs(value / step - round(value / step)) < 1e-6, f"{name} = {value!r} is not a multiple of {step:.4g}"
 
     for name, expected in TEXT_CHECKS.get(nb.stem, {}).items():
         assert name in scraps, f"{nb.stem} did not glue {name!r} (listed in TEXT_CHECKS)"
