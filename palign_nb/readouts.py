@@ -29,7 +29,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from .errors import PalignError
-from .inventories import LETTER_TO_VALUE, OPTION_LETTERS, target_direction
+from .inventories import LETTER_TO_VALUE, OPTION_LETTERS
 from .metrics import alignment_score
 
 #: The option-probability columns of a predictions table, in letter order A..E.

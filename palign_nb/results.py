@@ -14,7 +14,7 @@ import pandas as pd
 
 from .config import RunConfig
 from .errors import PalignError, StoreMissing
-from .inventories import KEYINGS, Inventory
+from .inventories import KEYINGS, Inventory, target_direction
 from .methods import Method, methods_for
 from .metrics import VARIANTS, add_targets, alignment_score, bootstrap_ci, subject_trait_errors, trivial_predictions
 from .store import require_table
@@ -242,7 +242,7 @@ def with_controls(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, invent
     controls = {
         "item prior (leave one out)": readouts.loo_item_prior(test_rows).drop(columns="prior_n"),
         "trait offset": readouts.trait_offset_predictions(test_rows, long_table(answers, list(known), inventory, keying),
-                                                          readouts.target_direction(inventory, keying)).drop(columns="offset"),
+                                                          target_direction(inventory, keying)).drop(columns="offset"),
         "best constant": readouts.constant_predictions(test_rows, value),
     }
     keys = pd.MultiIndex.from_arrays([first["subject"].astype(int), first["item"]])

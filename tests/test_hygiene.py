@@ -181,6 +181,18 @@ def test_constraints_cover_requirements():
             assert pins.get(key) == version, f"{name}: requirements.txt pins {version}, constraints.txt {pins.get(key)}"
 
 
+def test_ruff_finds_nothing():
+    """ruff (pinned) with pyflakes' rules over every Python file and notebook: an undefined name, an unused import
+    or a variable that shadows an imported module fails here, not in a chapter's run."""
+    import subprocess
+    import sys
+
+    ruff = Path(sys.executable).parent / "ruff"
+    done = subprocess.run([str(ruff), "check", "--no-cache", "--output-format", "concise", "palign_nb", "tests",
+                           "benchmarks", "tools", "notebooks"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_ci_runs_make_test():
     script = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^\s*make test\s*$", script, re.M), ".ci/run must run `make test` (the README's test command)"

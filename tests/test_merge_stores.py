@@ -188,7 +188,8 @@ def test_bad_input(tmp_path):
 
 
 def test_cli_merges_results_folders(tmp_path, capsys):
-    a, b = make_part(tmp_path / "gpu0", [11, 22]), make_part(tmp_path / "gpu1", [33, 44])
+    make_part(tmp_path / "gpu0", [11, 22])
+    make_part(tmp_path / "gpu1", [33, 44])
     assert cli.main([str(tmp_path / "gpu0"), str(tmp_path / "gpu1"), "--out", str(tmp_path / "all")]) == 0
     out = capsys.readouterr().out
     assert "predictions_pas_icl_papi: 4 subjects" in out

@@ -255,10 +255,10 @@ def test_trait_offset_clips_to_the_scale():
 
 def test_target_direction():
     ipip, sd3 = inv.get_inventory("ipip"), inv.get_inventory("sd3")
-    assert (readouts.target_direction(ipip, "papi") == 1).all()  # stored answers are already keyed
-    assert readouts.target_direction(ipip, "literal").loc[["i45", "i195"]].tolist() == [1, -1]
+    assert (inv.target_direction(ipip, "papi") == 1).all()  # stored answers are already keyed
+    assert inv.target_direction(ipip, "literal").loc[["i45", "i195"]].tolist() == [1, -1]
     for keying in inv.KEYINGS:
-        assert readouts.target_direction(sd3, keying).loc[["N1", "N2"]].tolist() == [1, -1]
+        assert inv.target_direction(sd3, keying).loc[["N1", "N2"]].tolist() == [1, -1]
 
 
 def test_best_constant_on_validation():
