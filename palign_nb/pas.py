@@ -106,9 +106,11 @@ class Persona:
         a = self.alpha if alpha is None else alpha
         return a * self.sigmas[:, None] * self.directions
 
-    def applied(self, lm: LoadedModel, alpha: float | None = None) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def applied(self, lm: LoadedModel, alpha: float | None = None) -> Iterator[None]:
         """``with persona.applied(lm):`` steers ``lm`` by this persona (at its own alpha unless ``alpha``): :func:`steer`."""
-        return steer(lm, self, alpha)
+        with steer(lm, self, alpha):
+            yield
 
 
 @contextlib.contextmanager

@@ -303,7 +303,7 @@ def trait_offset_predictions(test: pd.DataFrame, known: pd.DataFrame, direction:
     rounded half to even (numpy) and clipped to 1..5. It is the "trait mean" predictor with the
     item's difficulty put back, and uses no answer the subject gives on a test item.
 
-    ``direction``: +1 / -1 per item (:func:`target_direction`); None means every target already
+    ``direction``: +1 / -1 per item (:func:`palign_nb.inventories.target_direction`); None means every target already
     runs with its trait. Fallbacks: no known answer in the trait gives offset 0; a known item
     nobody else answered is skipped; a test item nobody else answered starts from 3. Returns
     ``test`` with ``offset`` and ``predicted``.
@@ -323,7 +323,7 @@ def trait_offset_predictions(test: pd.DataFrame, known: pd.DataFrame, direction:
             return np.ones(len(items))
         missing = set(items) - set(direction.index)
         if missing:
-            raise PalignError(f"No direction for items {sorted(missing)[:5]}; pass target_direction(inventory, keying).")
+            raise PalignError(f"No direction for items {sorted(missing)[:5]}; pass inventories.target_direction(inventory, keying).")
         return direction.loc[items].to_numpy(dtype=float)
 
     deviation = (known["target"].to_numpy() - _loo_item_means(known)) * signs_of(known["item"])
