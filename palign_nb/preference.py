@@ -310,7 +310,10 @@ def adapter_dir(cfg: RunConfig, method: str, subject, keying: str = "papi") -> P
 
 def save_adapter(result: TrainResult, path: Path) -> Path:
     """Save the LoRA adapter (``adapter_config.json`` + ``adapter_model.safetensors``) to ``path``: written to a
-    temporary folder beside it, which then replaces ``path`` (a killed save leaves the earlier adapter whole)."""
+    temporary folder beside it, which then replaces ``path`` (a killed save leaves the earlier adapter whole).
+
+    A base model loaded from a local folder is recorded by the folder's name (for the embedded model, its
+    name and GGUF hash), not its absolute path, so the same adapter saves to the same bytes in any clone."""
     import shutil
 
     path = Path(path)
@@ -318,6 +321,12 @@ def save_adapter(result: TrainResult, path: Path) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     result.model.save_pretrained(str(tmp))
+    for config in result.model.peft_config.values():  # PEFT needs the real path while saving; the files do not
+        base = config.base_model_name_or_path
+        if base and Path(base).is_absolute():
+            for written in (tmp / "adapter_config.json", tmp / "README.md"):
+                if written.exists():
+                    written.write_text(written.read_text().replace(base, Path(base).name))
     old = path.with_name(f".{path.name}.{os.getpid()}.old")
     if path.exists():
         path.rename(old)

@@ -192,7 +192,12 @@ def test_one_dpo_step_moves_only_the_adapter(tiny, papi, known, tmp_path):
     result = preference.train_dpo(tiny, pairs, preference.TrainSettings("dpo", steps=1, batch_size=2))
     _check_step(tiny, original, result)
     # saved, reloaded and merged, the adapter scores exactly like the trained one merged
+    local = tmp_path / "models" / "tiny-abc123"  # a base model saved in a local folder, as the embedded one is
+    tiny.model.config.save_pretrained(local)
+    result.model.peft_config["default"].base_model_name_or_path = str(local)
     path = preference.save_adapter(result, tmp_path / "dpo" / "1")
+    saved = (path / "adapter_config.json").read_text() + (path / "README.md").read_text()
+    assert "tiny-abc123" in saved and str(tmp_path) not in saved  # the folder's name, not where the clone lives
     items = data.paper_item_split()[1][:4]
     direct = prompt_baselines.score_items(preference.merged(tiny, result.model, "dpo"), prompts.DEFAULT_SYSTEM, items, IPIP)
     loaded = prompt_baselines.score_items(preference.load_adapter(tiny, path), prompts.DEFAULT_SYSTEM, items, IPIP)
