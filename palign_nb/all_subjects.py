@@ -38,7 +38,7 @@ def _timing(subject, method: str, stage: str, seconds: float) -> dict:
 
 def model_key(lm: LoadedModel) -> list[str]:
     """What identifies the model a checkpoint was computed with: id, revision, device and dtype."""
-    return [lm.model_id, str(lm.revision), str(lm.device), str(next(lm.model.parameters()).dtype)]
+    return [lm.model_id, str(lm.revision), str(lm.device), str(lm.dtype)]
 
 
 def _loop(checkpoints: Checkpoints | None, label: str, **inputs) -> Checkpoints:

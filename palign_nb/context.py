@@ -128,7 +128,9 @@ class Chapter:
         self.record(f"c{self.number}_runtime_min", minutes)
         machine = machine_description(self.cfg.device)
         if "model" in self.__dict__:  # the precision it computed in, where this chapter ran the model
-            machine += f" in {str(self.model.dtype).removeprefix('torch.')}"
+            from .precision import dtype_name
+
+            machine += f" in {dtype_name(self.model.dtype)}"
         self.record(f"c{self.number}_machine", machine)
         self.record(f"c{self.number}_longest_cell_s", longest_cell_seconds())
         return minutes

@@ -91,8 +91,9 @@ def cpu_bfloat16_units(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
 def choose_dtype(dtype: str, device: torch.device) -> tuple[torch.dtype, str]:
     """The precision to compute in, and why (the sentence a chapter prints and the manifest keeps).
 
-    ``auto`` is bfloat16 on a GPU and on a CPU that multiplies bfloat16 natively (AMX or AVX-512 BF16,
-    several times float32's speed there), float32 on any other CPU (where bfloat16 is emulated and slow).
+    ``auto`` is bfloat16 on a GPU and on a CPU that multiplies bfloat16 natively (AMX or AVX-512 BF16, faster
+    than float32 there: ``make bench`` measures by how much), float32 on any other CPU (where bfloat16 is
+    emulated and slow).
     """
     choices = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
     if dtype == "auto":

@@ -16,9 +16,8 @@ import torch
 
 from . import metrics
 from .errors import PalignError
-from .inventories import OPTION_LETTERS, Inventory
-
-PROB_COLUMNS = [f"p_{x}" for x in OPTION_LETTERS]
+from .inventories import Inventory
+from .readouts import PROB_COLUMNS
 
 # Largest difference in an option probability between the cached-prefix scorer and a plain forward
 # pass that chapter 03 accepts, per precision: the same sums in a different order round differently.

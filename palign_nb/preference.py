@@ -227,7 +227,7 @@ def _quiet() -> Iterator[None]:
 
 
 def _args(lm: LoadedModel, s: TrainSettings, output_dir: str) -> dict[str, Any]:
-    dtype = next(lm.model.parameters()).dtype
+    dtype = lm.dtype
     return dict(output_dir=output_dir, max_steps=s.steps, per_device_train_batch_size=s.batch_size,
                 learning_rate=s.learning_rate, warmup_steps=s.warmup_steps, weight_decay=s.weight_decay,
                 lr_scheduler_type="linear", logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
