@@ -6,8 +6,8 @@ One module per idea:
   ``splits`` (subjects and known / validation / test items);
 * asking the model: ``prompts`` (the paper's templates), ``models`` (loading), ``scoring`` (option
   probabilities), ``shared_prefix`` (exact attention over one cached prefix), ``activations`` (head outputs);
-* grading: ``metrics`` (the paper's metric, trivial predictors), ``readouts`` (the option distribution,
-  controls without a model), ``knowledge`` (does the model know the items), ``findings`` (sentences
+* grading: ``metrics`` (the paper's metric), ``controls`` (every predictor that needs no model),
+  ``readouts`` (the option distribution), ``knowledge`` (does the model know the items), ``findings`` (sentences
   chosen by the numbers);
 * PAS: ``probing`` (per-head probes), ``pas`` (directions, steering hooks, personas), ``pas_subject``
   (one subject end to end, and the paper's alpha-on-test oracle);

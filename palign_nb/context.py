@@ -11,7 +11,8 @@ generator and starts the chapter's clock. It then gives the chapter, in one plac
 * ``ch.cfg`` and ``ch.params`` (every declared parameter by name);
 * ``ch.splits`` and ``ch.subjects``: chapter 02's split and the run's subjects, resolved once;
 * ``ch.model``: the model, loaded on first use;
-* ``ch.record(key, value)`` / ``ch.finding(key, text)``: a number or a sentence glued for the prose;
+* ``ch.record(key, value)`` / ``ch.finding(key, text)``: a number or a sentence glued for the prose, and
+  ``ch.glue_all(values)`` for all that a findings function returns;
 * ``ch.path(kind, name)``: where personas, activations and adapters live in the results store;
 * ``ch.checkpoints(loop)``: per-subject checkpoints of a loop, so a killed chapter resumes where it stopped;
 * ``ch.done()``: the chapter's measured runtime and machine, glued for its intro.
@@ -120,6 +121,15 @@ class Chapter:
 
         glue(self._key(key), Markdown(text), display=False)
         return text
+
+    def glue_all(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Glue every value of a findings function (:mod:`palign_nb.comparison`, :mod:`palign_nb.claims`): each
+        :class:`~palign_nb.findings.Sentence` with :meth:`finding`, everything else with :meth:`record`."""
+        from .findings import Sentence
+
+        for key, value in values.items():
+            self.finding(key, value) if isinstance(value, Sentence) else self.record(key, value)
+        return values
 
     def done(self) -> float:
         """Glue the chapter's measured runtime (minutes) and machine (with the model's precision), quoted in its

@@ -15,6 +15,11 @@ import math
 TIE = 1e-9
 
 
+class Sentence(str):
+    """A sentence chosen by the run's numbers: :meth:`palign_nb.context.Chapter.glue_all` glues it as Markdown
+    (``{glue:md}``), where a plain value is glued as text."""
+
+
 def _fmt(value: float, fmt: str) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
 

@@ -183,8 +183,8 @@ def target_direction(inventory: Inventory, keying: str) -> pd.Series:
 
     IPIP under the ``papi`` keying stores answers already turned in the trait's direction, so every
     item is +1; a literal target (IPIP ``literal``, SD3 either way) runs against the trait on a
-    minus-keyed item. The one statement of that rule: :func:`palign_nb.metrics.trivial_predictions` and the
-    readouts' controls use it.
+    minus-keyed item. The one statement of that rule: :func:`palign_nb.controls.trivial_predictions` and the
+    population controls (:mod:`palign_nb.controls`) use it.
     """
     check_name(keying, KEYINGS, "keying")
     signs = inventory.items["sign"].astype(int)

@@ -1,4 +1,4 @@
-"""The paper's alignment metric, its corrected variant, and the trivial predictors that calibrate it.
+"""The paper's alignment metric and its corrected variant (the predictors that calibrate it: :mod:`palign_nb.controls`).
 
 Predictions live in a *long* table with one row per (subject, item): columns ``subject``,
 ``item``, ``trait``, ``target`` (0..5, 0 = missing) and ``predicted`` (1..5, NaN when the
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import PalignError
-from .inventories import LETTER_TO_VALUE, Inventory, check_name, keyed_values, reverse_keyed, target_direction
+from .inventories import Inventory, check_name
 
 VARIANTS: tuple[str, ...] = ("faithful", "corrected")
 
@@ -77,45 +77,6 @@ def long_table(answers: pd.DataFrame, items: list[str], inventory: Inventory, ke
             "target": targets(stored, inventory.items.loc[items, "sign"].to_numpy(), inventory, keying).reshape(-1),
         }
     )
-
-
-def trivial_predictions(
-    answers: pd.DataFrame,
-    inventory: Inventory,
-    known_items: list[str],
-    test_items: list[str],
-    kind: str,
-    keying: str,
-) -> pd.DataFrame:
-    """Predictions of a predictor that needs no model, as a long table.
-
-    ``kind``: ``always_A`` .. ``always_E`` (the same literal answer to every statement) or
-    ``trait_mean`` (the subject's mean known answer in the trait, in the trait's direction, rounded
-    half to even; 3 when none is known), turned into each test item's target space.
-    """
-    kinds = tuple(f"always_{x}" for x in "ABCDE") + ("trait_mean",)
-    check_name(kind, kinds, "trivial predictor")
-    table = long_table(answers, test_items, inventory, keying)
-    if kind.startswith("always_"):
-        value = LETTER_TO_VALUE[kind[-1]]
-        table["predicted"] = float(value)
-        return table
-    known_signs = inventory.items.loc[known_items, "sign"].to_numpy()
-    keyed = keyed_values(answers[known_items].to_numpy(), known_signs, inventory).astype(float)
-    keyed[keyed == 0] = np.nan
-    known_traits = inventory.items.loc[known_items, "trait"].to_numpy()
-    test_traits = inventory.items.loc[test_items, "trait"].to_numpy()
-    pred = np.full((len(answers), len(test_items)), 3.0)
-    for trait in inventory.trait_order:
-        cols = known_traits == trait
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(keyed[:, cols], axis=1) if cols.any() else np.full(len(answers), np.nan)
-        mean = np.where(np.isnan(mean), 3.0, np.round(mean))  # numpy rounds half to even
-        pred[:, test_traits == trait] = mean[:, None]
-    # The prediction is in the trait's direction; the target space runs against it where the direction is -1.
-    pred = reverse_keyed(pred, target_direction(inventory, keying).loc[test_items].to_numpy())
-    table["predicted"] = pred.reshape(-1)
-    return table
 
 
 def add_targets(predictions: pd.DataFrame, inventory: Inventory, keying: str) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Reading the model out from its whole option distribution, and the controls that need no model.
+"""Reading the model out from its whole option distribution.
 
 The paper reads each answer as the argmax letter. A model that puts most mass on E for every
 statement then "answers" 1 everywhere, and methods differ only in which constant letter they land
@@ -14,9 +14,8 @@ answer. This module reads it in four ways, all pure functions on numpy / pandas:
 * within-person profile correlation and the modal-letter share, which tell "knows the person"
   from "answers one letter".
 
-Controls on the same (subject, item) rows: the other subjects' answers to the item (leave one
-out), that shifted by the subject's trait offset from its known answers, and the best constant
-letter chosen on validation items. The paper metric is always :func:`palign_nb.metrics.alignment_score`.
+The predictors that need no model, which these readouts are compared with, are in
+:mod:`palign_nb.controls`. The paper metric is always :func:`palign_nb.metrics.alignment_score`.
 
 Distributions are arrays (n, 5) in letter order A..E, the order of the ``p_`` columns. They are
 over the model's *literal* answers, compared with ``target`` exactly as ``predicted`` is.
@@ -237,129 +236,6 @@ def modal_share(table: pd.DataFrame, readout: str = "predicted") -> pd.Series:
     _require(table, ["subject", readout], "modal_share")
     rows = table[table[readout].notna()]
     return rows.groupby("subject", sort=False)[readout].agg(lambda x: x.value_counts().iloc[0] / len(x))
-
-
-# --- controls that need no model -------------------------------------------------------------------
-
-
-def _one_row_per_pair(table: pd.DataFrame, name: str) -> None:
-    if table.duplicated(["subject", "item"]).any():
-        raise PalignError(f"{name}: the table has more than one row for a (subject, item); pass one method's rows.")
-
-
-def _other_subject_counts(table: pd.DataFrame) -> np.ndarray:
-    """Per row, the other subjects' answers to its item: counts (n_rows, 5) in letter order A..E.
-
-    Counts of all subjects' targets per item, minus the row's own target (leave one out); missing
-    targets (0) count nowhere.
-    """
-    target = table["target"].to_numpy()
-    onehot = np.zeros((len(table), len(OPTION_LETTERS)))
-    answered = target > 0
-    onehot[np.flatnonzero(answered), (len(OPTION_LETTERS) - target[answered]).astype(int)] = 1.0
-    item_counts = pd.DataFrame(onehot).groupby(table["item"].to_numpy()).transform("sum").to_numpy()
-    return item_counts - onehot
-
-
-def loo_item_prior(table: pd.DataFrame, pseudocount: float = 0.0) -> pd.DataFrame:
-    """The population prior per item, leaving the subject out: what the other subjects answered.
-
-    For subject s and item i the distribution of the other subjects' targets to i (in ``table``, so
-    the same keying as the targets), as ``p_A``..``p_E``, and its :func:`distribution_median` as
-    ``predicted``: "someone else's typical answer", a model-free predictor a method has to beat
-    to claim it knows *this* person. ``pseudocount`` is added to every count before normalising
-    (0: the plain frequencies; pass 1 before reading a log-loss, as an answer nobody else gave has
-    probability 0). ``prior_n``: how many others answered. With none, the distribution is uniform
-    (median 3, the fallback of ``trait_mean``). Same rows and columns as ``table`` plus those.
-    """
-    _require(table, ["subject", "item", "target"], "loo_item_prior")
-    _one_row_per_pair(table, "loo_item_prior")
-    counts = _other_subject_counts(table)
-    out = table.copy()
-    out["prior_n"] = counts.sum(axis=1).astype(int)
-    smoothed = counts + pseudocount
-    empty = smoothed.sum(axis=1) == 0
-    smoothed[empty] = 1.0  # nobody else answered: uniform
-    out[PROB_COLUMNS] = smoothed / smoothed.sum(axis=1, keepdims=True)
-    out["predicted"] = distribution_median(out[PROB_COLUMNS].to_numpy())
-    return out
-
-
-def _loo_item_means(table: pd.DataFrame) -> np.ndarray:
-    """Per row, the mean target of the other subjects on its item (NaN when none answered)."""
-    counts = _other_subject_counts(table)
-    n = counts.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, (counts @ OPTION_VALUES) / n, np.nan)
-
-
-def trait_offset_predictions(test: pd.DataFrame, known: pd.DataFrame, direction: pd.Series | None = None) -> pd.DataFrame:
-    """The population prior moved by how far this subject sits from the population in the trait.
-
-    From the subject's KNOWN answers (``known``: rows subject, item, trait, target): its offset in a
-    trait is the mean over its answered known items of (its answer - the other subjects' mean on
-    that item), each turned in the trait's direction. The test prediction is the other subjects'
-    mean on the test item (leave one out, in ``test``) plus the offset in the item's direction,
-    rounded half to even (numpy) and clipped to 1..5. It is the "trait mean" predictor with the
-    item's difficulty put back, and uses no answer the subject gives on a test item.
-
-    ``direction``: +1 / -1 per item (:func:`palign_nb.inventories.target_direction`); None means every target already
-    runs with its trait. Fallbacks: no known answer in the trait gives offset 0; a known item
-    nobody else answered is skipped; a test item nobody else answered starts from 3. Returns
-    ``test`` with ``offset`` and ``predicted``.
-    """
-    needed = ["subject", "item", "trait", "target"]
-    _require(test, needed, "trait_offset_predictions (test)")
-    _require(known, needed, "trait_offset_predictions (known)")
-    _one_row_per_pair(test, "trait_offset_predictions (test)")
-    _one_row_per_pair(known, "trait_offset_predictions (known)")
-    unknown = set(test["subject"]) - set(known["subject"])
-    if unknown:
-        raise PalignError(f"No known-item rows for subjects {sorted(map(str, unknown))[:5]}: pass their known items "
-                          "(same subject ids and type; a missing answer is a row with target 0).")
-
-    def signs_of(items: pd.Series) -> np.ndarray:
-        if direction is None:
-            return np.ones(len(items))
-        missing = set(items) - set(direction.index)
-        if missing:
-            raise PalignError(f"No direction for items {sorted(missing)[:5]}; pass inventories.target_direction(inventory, keying).")
-        return direction.loc[items].to_numpy(dtype=float)
-
-    deviation = (known["target"].to_numpy() - _loo_item_means(known)) * signs_of(known["item"])
-    usable = (known["target"].to_numpy() > 0) & ~np.isnan(deviation)
-    offsets = pd.Series(deviation[usable]).groupby(
-        [known["subject"].to_numpy()[usable], known["trait"].to_numpy()[usable]]).mean()
-    keys = pd.MultiIndex.from_arrays([test["subject"], test["trait"]])
-    offset = offsets.reindex(keys).fillna(0.0).to_numpy() if len(offsets) else np.zeros(len(test))
-    start = np.nan_to_num(_loo_item_means(test), nan=3.0)
-    out = test.copy()
-    out["offset"] = offset
-    out["predicted"] = np.clip(np.round(start + offset * signs_of(test["item"])), 1, 5)
-    return out
-
-
-def constant_predictions(table: pd.DataFrame, value: int) -> pd.DataFrame:
-    """``table`` with every ``predicted`` set to ``value`` (1..5): ``always_A``..``always_E`` on any rows."""
-    if value not in OPTION_VALUES:
-        raise PalignError(f"A constant answer is a Likert value 1..5; got {value!r}.")
-    return table.assign(predicted=float(value))
-
-
-def best_constant(validation: pd.DataFrame, variant: str = "faithful") -> int:
-    """The constant answer 1..5 with the lowest paper composite on the ``validation`` rows.
-
-    The strongest "one letter" a method could land on, chosen on items that are not test items; a
-    method whose argmax score does not beat it on the test items has shown no knowledge of the
-    person. Ties go to the earlier letter (A before E), as the values are tried from 5 down to 1.
-    """
-    _require(validation, ["subject", "trait", "target"], "best_constant")
-    best_value, best_score = 0, np.inf
-    for value in OPTION_VALUES.astype(int):
-        score = alignment_score(constant_predictions(validation, int(value)), variant)["composite"]
-        if score < best_score:
-            best_value, best_score = int(value), score
-    return best_value
 
 
 # --- one table, one summary ------------------------------------------------------------------------

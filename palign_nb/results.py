@@ -9,14 +9,17 @@ Introduced in :doc:`/notebooks/09_results`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from .config import RunConfig
+from .controls import PREDICTORS, TRIVIAL, trivial_predictions
 from .errors import PalignError, StoreMissing
-from .inventories import KEYINGS, Inventory, target_direction
+from .inventories import KEYINGS, Inventory
 from .methods import Method, methods_for
-from .metrics import VARIANTS, add_targets, alignment_score, bootstrap_ci, subject_trait_errors, trivial_predictions
+from .metrics import VARIANTS, add_targets, alignment_score, bootstrap_ci, subject_trait_errors
 from .store import require_table
 
 #: The Big Five methods chapter 09 compares (the registry: :mod:`palign_nb.methods`).
@@ -55,7 +58,7 @@ def sd3_setting(splits: dict) -> tuple[str, str]:
 
 
 def load_methods(cfg: RunConfig, methods: tuple[Method, ...], keying: str) -> dict[str, pd.DataFrame]:
-    """Every method's predictions under ``keying``, by label.
+    """Every method's predictions under ``keying``, by registry key.
 
     A missing table raises :class:`.StoreMissing` naming the chapter to run, except for the methods the
     registry marks ``optional`` (variants a chapter runs only when asked), which are skipped.
@@ -63,11 +66,36 @@ def load_methods(cfg: RunConfig, methods: tuple[Method, ...], keying: str) -> di
     tables = {}
     for m in methods:
         try:
-            tables[m.label] = require_table(cfg, m.table(keying), produced_by=m.writer(cfg.inventory))
+            tables[m.key] = require_table(cfg, m.table(keying), produced_by=m.writer(cfg.inventory))
         except StoreMissing:
             if not m.optional:
                 raise
     return tables
+
+
+def load_for_targets(cfg: RunConfig, methods: tuple[Method, ...], keying: str) -> tuple[dict[str, pd.DataFrame],
+                                                                                      dict[str, str]]:
+    """Every method's predictions to grade against ``keying``'s targets, by key: the table its chapter made under
+    ``keying``, else its ``papi`` one (a chapter that ran one convention); and which answers each was shown
+    (``keying``, ``papi``, or ``none`` for the unaligned model). A method with neither table is left out."""
+    tables, shown = {}, {}
+    for m in methods:
+        for name, answers in [(m.table(keying), keying if m.keyed else "papi"), (m.table("papi"), "papi")]:
+            try:
+                tables[m.key] = require_table(cfg, name, produced_by=m.writer(cfg.inventory))
+            except StoreMissing:
+                continue
+            shown[m.key] = "none" if m.key == "no_alignment" else answers
+            break
+    return tables, shown
+
+
+def run_parameters(manifest: pd.DataFrame, table: str) -> dict[str, Any]:
+    """The chapter parameters of the latest write of ``table`` in a :func:`palign_nb.store.read_manifest`."""
+    latest = manifest.drop_duplicates("name", keep="last").set_index("name")
+    if table not in latest.index:
+        raise StoreMissing(f"The results store lists no {table}: run the chapter that writes it first.")
+    return dict(latest.loc[table, "params"]["extra"])
 
 
 def common_rows(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -88,28 +116,14 @@ def common_rows(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return out
 
 
-#: The trivial predictors the results chapter shows beside the methods, by label.
-TRIVIAL = {"always C": "always_C", "trait mean": "trait_mean"}
-
-
-def with_trivial(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, inventory: Inventory, known: list[str],
-                 keying: str) -> dict[str, pd.DataFrame]:
-    """``tables`` (cut by :func:`common_rows`) plus the :data:`TRIVIAL` predictors on their subjects and items."""
-    first = next(iter(tables.values()))
-    subjects = [int(s) for s in first["subject"].unique()]
-    items = list(dict.fromkeys(first["item"]))
-    trivial = {label: trivial_predictions(answers.loc[subjects], inventory, known, items, kind, keying)
-               for label, kind in TRIVIAL.items()}
-    return {**tables, **trivial}
-
-
 def scores_by_keying(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, inventory: Inventory, known: list[str],
                      items: list[str], keyings: tuple[str, ...] = KEYINGS) -> pd.DataFrame:
     """Each table and the :data:`TRIVIAL` predictors (on ``answers``' subjects and ``items``), graded under every
-    keying and variant: one row per (method, keying, variant) with each trait's error and the composite."""
+    keying and variant: one row per (method, keying, variant) with each trait's error and the composite (the
+    trivial predictors under their labels)."""
     rows = []
     for key in keyings:
-        trivial = {label: trivial_predictions(answers, inventory, known, items, kind, key) for label, kind in TRIVIAL.items()}
+        trivial = {PREDICTORS[kind]: trivial_predictions(answers, inventory, known, items, kind, key) for kind in TRIVIAL}
         for variant in VARIANTS:
             for method, table in [*tables.items(), *trivial.items()]:
                 rows.append({"method": method, "keying": key, "variant": variant,
@@ -174,50 +188,7 @@ def _item_errors(table: pd.DataFrame, inventory: Inventory, keying: str) -> pd.S
         pd.MultiIndex.from_arrays([rows["subject"].astype(int), rows["item"]]))
 
 
-# --- the controls that need no model, readouts per subject, verdicts (chapter 09) -------------------
-
-#: The no-model controls chapter 09 shows beside :data:`TRIVIAL`, by label (chapter 02, :mod:`palign_nb.readouts`).
-CONTROLS = {"item prior (leave one out)": "item_prior_loo", "trait offset": "trait_offset", "best constant": "best_constant"}
-#: Every predictor that needs no model, by label: the trivial predictors and the controls.
-NO_MODEL: tuple[str, ...] = (*TRIVIAL, *CONTROLS)
-
-
-def with_controls(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, inventory: Inventory, known: list[str],
-                  validation: list[str], keying: str) -> dict[str, pd.DataFrame]:
-    """``tables`` (cut by :func:`common_rows`) plus every predictor that needs no model (:data:`NO_MODEL`) on
-    their subjects and items.
-
-    The :data:`TRIVIAL` predictors as :func:`with_trivial`. The :data:`CONTROLS` read the other subjects of
-    ``answers`` (the population: pass the test subjects): the leave-one-out item prior
-    (:func:`palign_nb.readouts.loo_item_prior`, with its distribution ``p_A``..``p_E``), the trait offset from
-    the subject's ``known`` answers (:func:`palign_nb.readouts.trait_offset_predictions`) and the constant
-    answer with the lowest composite on the population's ``validation`` items
-    (:func:`palign_nb.readouts.best_constant`), never on test items. A subject of ``tables`` missing from
-    ``answers`` raises.
-    """
-    from . import readouts
-    from .metrics import long_table
-
-    first = next(iter(tables.values()))
-    subjects = [int(s) for s in first["subject"].unique()]
-    missing = sorted(set(subjects) - set(answers.index))
-    if missing:
-        raise PalignError(f"Subjects {missing[:5]} are not in the answers the controls read: pass the test subjects' answers.")
-    out = with_trivial(tables, answers, inventory, known, keying)
-    items = list(dict.fromkeys(first["item"]))
-
-    test_rows = long_table(answers, items, inventory, keying)
-    value = readouts.best_constant(long_table(answers, list(validation), inventory, keying))
-    controls = {
-        "item prior (leave one out)": readouts.loo_item_prior(test_rows).drop(columns="prior_n"),
-        "trait offset": readouts.trait_offset_predictions(test_rows, long_table(answers, list(known), inventory, keying),
-                                                          target_direction(inventory, keying)).drop(columns="offset"),
-        "best constant": readouts.constant_predictions(test_rows, value),
-    }
-    keys = pd.MultiIndex.from_arrays([first["subject"].astype(int), first["item"]])
-    for label, table in controls.items():
-        out[label] = table.set_index(["subject", "item"]).loc[keys].reset_index()
-    return out
+# --- readouts per subject, verdicts (chapter 09) ----------------------------------------------
 
 
 def per_subject_readouts(table: pd.DataFrame, variant: str = "faithful") -> pd.DataFrame:

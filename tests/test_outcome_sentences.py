@@ -25,14 +25,15 @@ import nbformat
 import pandas as pd
 import pytest
 
-#: Differences up to this are ties, as in palign_nb.findings.TIE (the chapter's rule).
-TIE = 1e-9
-#: Chapter 09's predictors that need no model (not model-based methods): the trivial ones and chapter 02's controls.
-NO_MODEL = ("always C", "trait mean", "item prior (leave one out)", "trait offset", "best constant")
+from palign_nb.comparison import label
+from palign_nb.controls import PREDICTORS
+from palign_nb.findings import TIE  # the chapter's rule: differences up to this are ties
+from palign_nb.results import DEGENERATE_VERDICT as DEGENERATE  # a claim PAS wins while answering one letter
+
+#: Chapter 09's predictors that need no model (not model-based methods), by label.
+NO_MODEL = tuple(PREDICTORS.values())
 #: The label of PAS + prompt, and of its own prompt without steering (chapter 05).
-PAS, KNOWN_PROMPT = "PAS + prompt", "few-shot, validation held out"
-#: The verdict of a claim PAS wins while answering (almost) one letter (palign_nb.results.DEGENERATE_VERDICT).
-DEGENERATE = "degenerate (answers one letter)"
+PAS, KNOWN_PROMPT = label("pas_icl"), label("icl_known")
 #: The paper's main model and scale (its Table 1: Llama-3-8B-Instruct, 300 subjects, 180 test items).
 PAPER_MODEL, PAPER_SUBJECTS, PAPER_ITEMS = "llama-3-8b-instruct", 300, 180
 
@@ -112,7 +113,7 @@ def model_scores(composites: dict[str, float]) -> dict[str, float]:
     return {m: s for m, s in composites.items() if m not in NO_MODEL}
 
 
-def n_beating(composites: dict[str, float], bar: str = "always C") -> int:
+def n_beating(composites: dict[str, float], bar: str = label("always_C")) -> int:
     return sum(s < composites[bar] - TIE for s in model_scores(composites).values())
 
 
@@ -158,7 +159,7 @@ def contradictions(g: dict[str, object]) -> list[str]:
     expect(g["c09_best_method"] in tied, "c09_best_method", f"not among the lowest {sorted(tied)}")
     k, n = parse_count(g["c09_beat_c_finding"])
     expect((k, n) == (n_beating(composites), len(models)), "c09_beat_c_finding",
-           f"{n_beating(composites)} of {len(models)} methods are below always C ({composites['always C']})")
+           f"{n_beating(composites)} of {len(models)} methods are below always C ({composites[label('always_C')]})")
     expect(n == 1 or g["c09_beat_c_finding"].endswith("beats the constant answer") == (k == 1), "c09_beat_c_finding",
            "verb agreement")
     said_better = "better than that" in g["c09_paper_c_finding"] and "no better than that" not in g["c09_paper_c_finding"]
@@ -228,9 +229,9 @@ def contradictions(g: dict[str, object]) -> list[str]:
     # (almost) one letter and scores better is judged degenerate instead of by its rank
     verdicts = g["c09_verdicts"]  # the other method's label -> verdict, one per claim with a paired test
     pas_degenerate = g["c09_readout_numbers"][PAS][2] > g["c09_degenerate_at"]
-    for label, verdict in verdicts.items():
-        diff = composites[label] - composites[PAS]
-        key, against_label = "c09_verdicts", f"{label} ({verdict!r})"
+    for other, verdict in verdicts.items():
+        diff = composites[other] - composites[PAS]
+        key, against_label = "c09_verdicts", f"{other} ({verdict!r})"
         if diff > TIE:
             expect(verdict in ({DEGENERATE} if pas_degenerate else {"reproduces", "same direction, not significant"}), key,
                    f"{against_label}: PAS is better by {diff:.3g}" + (" and answers one letter" if pas_degenerate else ""))
@@ -240,10 +241,11 @@ def contradictions(g: dict[str, object]) -> list[str]:
                f"{against_label}: degenerate although PAS does not answer one letter, or scores worse")
         expect(verdict != "reproduces" or possible, key,
                f"{against_label}: 'reproduces' although the smallest possible p is {min_p}")
-    for key, label in [("c09_verdict_icl", "few-shot (ICL)"), ("c09_verdict_dpo", "DPO"), ("c09_verdict_grpo", "RL (GRPO)"),
-                       ("c09_verdict_steering", KNOWN_PROMPT)]:
-        expect(g[key] == verdicts.get(label), key, f"the claims table says {verdicts.get(label)!r} for {label}")
-    against = [label for label in verdicts if label in NO_MODEL]
+    for key, method in [("c09_verdict_icl", "icl"), ("c09_verdict_dpo", "dpo"), ("c09_verdict_grpo", "grpo"),
+                        ("c09_verdict_steering", "icl_known")]:
+        name = label(method)
+        expect(g[key] == verdicts.get(name), key, f"the claims table says {verdicts.get(name)!r} for {name}")
+    against = [other for other in verdicts if other in NO_MODEL]
     expect(len(against) == 1 and against[0] in strongest and g["c09_verdict_control"] == verdicts[against[0]],
            "c09_verdict_control", f"the strongest no-model predictors are {sorted(strongest)}, the claims name {against}")
     n_reproduce = sum(v == "reproduces" for v in verdicts.values())

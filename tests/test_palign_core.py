@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from palign_nb import charts, checks, data, metrics, splits, store
+from palign_nb import charts, checks, controls, data, metrics, splits, store
 from palign_nb import inventories as inv
 from palign_nb.config import RunConfig
 from palign_nb.errors import PalignError, StoreMissing
@@ -127,7 +127,7 @@ def paper_split():
 )
 def test_trivial_predictors_pinned(papi, ipip, paper_split, kind, keying, faithful, corrected):
     known, test = paper_split
-    preds = metrics.trivial_predictions(papi, ipip, known, test, kind, keying)
+    preds = controls.trivial_predictions(papi, ipip, known, test, kind, keying)
     assert len(preds) == 300 * 180
     assert metrics.alignment_score(preds, "faithful")["composite"] == pytest.approx(faithful, abs=APPROX)
     assert metrics.alignment_score(preds, "corrected")["composite"] == pytest.approx(corrected, abs=APPROX)
@@ -135,7 +135,7 @@ def test_trivial_predictors_pinned(papi, ipip, paper_split, kind, keying, faithf
 
 def test_always_c_per_trait(papi, ipip, paper_split):
     known, test = paper_split
-    scores = metrics.alignment_score(metrics.trivial_predictions(papi, ipip, known, test, "always_C", "papi"))
+    scores = metrics.alignment_score(controls.trivial_predictions(papi, ipip, known, test, "always_C", "papi"))
     expected = {"A": 0.7089, "C": 0.7200, "E": 0.7543, "N": 0.7247, "O": 0.8915}
     for trait, value in expected.items():
         assert scores[trait] == pytest.approx(value, abs=APPROX), trait
@@ -165,7 +165,7 @@ def test_sd3_trivial_predictors_pinned(sd3, sd3_design, kind, expected):
     answers, known, test = sd3_design
     assert len(answers) == 300 and len(test) == 15 and answers[test].gt(0).all().all()
     for keying in inv.KEYINGS:  # SD3 stores literal answers: both conventions give the same scores
-        preds = metrics.trivial_predictions(answers, sd3, known, test, kind, keying)
+        preds = controls.trivial_predictions(answers, sd3, known, test, kind, keying)
         for variant in metrics.VARIANTS:  # complete respondents: no missing targets, the variants agree
             scores = metrics.alignment_score(preds, variant)
             for trait, value in expected.items():
@@ -236,7 +236,7 @@ def test_sd3_paper_trivial_predictors_pinned(sd3, sd3_paper_design, kind, varian
     answers, known, test = sd3_paper_design
     assert len(answers) == 300 and len(test) == 9 and int((answers[test] == 0).any(axis=1).sum()) == 1
     for keying in inv.KEYINGS:  # SD3 stores literal answers: both conventions give the same scores
-        scores = metrics.alignment_score(metrics.trivial_predictions(answers, sd3, known, test, kind, keying), variant)
+        scores = metrics.alignment_score(controls.trivial_predictions(answers, sd3, known, test, kind, keying), variant)
         for trait, value in expected.items():
             assert scores[trait] == pytest.approx(value, abs=APPROX), (keying, trait)
 
@@ -244,7 +244,7 @@ def test_sd3_paper_trivial_predictors_pinned(sd3, sd3_paper_design, kind, varian
 def test_always_a_matches_issue_8(papi, ipip, paper_split):
     """The per-trait numbers a user reported in PAlign issue #8 for a model answering A everywhere."""
     known, test = paper_split
-    scores = metrics.alignment_score(metrics.trivial_predictions(papi, ipip, known, test, "always_A", "papi"))
+    scores = metrics.alignment_score(controls.trivial_predictions(papi, ipip, known, test, "always_A", "papi"))
     for trait, value in {"A": 1.6528, "C": 1.5556, "E": 1.6622, "N": 2.1134, "O": 1.3448}.items():
         assert scores[trait] == pytest.approx(value, abs=APPROX), trait
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from palign_nb import ray_run
+from palign_nb import context, run_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
@@ -54,17 +54,17 @@ def test_sharded_run_matches_the_serial_run(sharded, params_file, tmp_path, monk
     assert "03 shard 0 done" in printed and "03 shard 1 done" in printed and "merged the shard stores" in printed
     params = yaml.safe_load(params_file.read_text())
     serial = tmp_path / "serial"
-    chapters = ray_run.chapter_notebooks(ROOT / "notebooks")
+    chapters = run_plan.chapter_notebooks(ROOT / "notebooks")
     for number in ("01", "02", "03"):
-        declared = ray_run.declared_parameters(chapters[number])
+        declared = context.declared_parameters(chapters[number])
         given = {k: v for k, v in (params | {"results_dir": str(serial), "n_subjects": SUBJECTS}).items() if k in declared}
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the kernels' threads, as in palign-run's tasks
             monkeypatch.setenv(name, ENV[name])
         pm.execute_notebook(str(chapters[number]), str(tmp_path / chapters[number].name), parameters=given,
                             kernel_name="python3", cwd=str(chapters[number].parent), progress_bar=False)
     name = "predictions_no_alignment.csv"
-    merged = pd.read_csv(ray_run.store_path(params, out / "results" / "merged") / name)
-    alone = pd.read_csv(ray_run.store_path(params, serial) / name)
+    merged = pd.read_csv(run_plan.store_path(params, out / "results" / "merged") / name)
+    alone = pd.read_csv(run_plan.store_path(params, serial) / name)
     key = ["subject", "item"]
     assert merged["subject"].nunique() == SUBJECTS
     pd.testing.assert_frame_equal(merged.sort_values(key).reset_index(drop=True), alone.sort_values(key).reset_index(drop=True))
@@ -125,7 +125,7 @@ def test_a_failing_subject_is_retried_alone_named_and_the_other_shard_finishes(t
     assert "03 shard 0 done" in done.stdout
     assert "03 shard 1 FAILED" in done.stdout and "no answers for subject 14" in done.stdout
     assert "(at subject 14 of loop scores)" in done.stdout and "failed for good" in done.stdout
-    shard0, shard1 = (ray_run.store_path({}, out / "results" / f"shard-{k}") for k in (0, 1))
+    shard0, shard1 = (run_plan.store_path({}, out / "results" / f"shard-{k}") for k in (0, 1))
     assert (shard0 / "scores.csv").read_text() == "subject\n11\n12"
     assert (shard1 / "computed.txt").read_text().split() == ["13", "14", "14"]  # the retry did not redo subject 13
 
@@ -144,13 +144,13 @@ def test_bad_input_is_refused_before_any_work(tmp_path, params_file):
 
 
 def test_shards_and_per_run_counts():
-    assert ray_run.shard_subjects(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert run_plan.shard_subjects(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
     with pytest.raises(Exception, match="between 1 and"):
-        ray_run.shard_subjects([1, 2], 3)
-    shards = ray_run.shard_subjects(list(range(8)), 4)
+        run_plan.shard_subjects([1, 2], 3)
+    shards = run_plan.shard_subjects(list(range(8)), 4)
     # efficiency_subjects counts subjects of the run: 3 of 8 -> the first two shards hold them
-    assert [c["efficiency_subjects"] for c in ray_run.shard_counts({"efficiency_subjects": 3}, shards, 8)] == [2, 1, 1, 1]
-    assert [c["efficiency_subjects"] for c in ray_run.shard_counts({"efficiency_subjects": 300}, shards, 8)] == [2, 2, 2, 2]
+    assert [c["efficiency_subjects"] for c in run_plan.shard_counts({"efficiency_subjects": 3}, shards, 8)] == [2, 1, 1, 1]
+    assert [c["efficiency_subjects"] for c in run_plan.shard_counts({"efficiency_subjects": 300}, shards, 8)] == [2, 2, 2, 2]
 
 
 def test_the_stage_table_places_every_chapter_and_the_planner_follows_it(tmp_path):
@@ -158,15 +158,15 @@ def test_the_stage_table_places_every_chapter_and_the_planner_follows_it(tmp_pat
     stage is computed by shard 0 and copied by the others (and only that stage waits for shard 0)."""
     from palign_nb.paths import repo_root
 
-    chapters = ray_run.chapter_notebooks(repo_root() / "notebooks")
-    assert set(chapters) == set(ray_run.STAGES)
+    chapters = run_plan.chapter_notebooks(repo_root() / "notebooks")
+    assert set(chapters) == set(run_plan.STAGES)
     stray = tmp_path / "nb"
     stray.mkdir()
     (stray / "11_extra.ipynb").write_text("{}")
     with pytest.raises(Exception, match="11_extra.ipynb: no place in the run"):
-        ray_run.chapter_notebooks(stray)
+        run_plan.chapter_notebooks(stray)
     declared = {n: {"results_dir": "", "n_subjects": 1, "subjects": None} for n in chapters}
-    tasks = ray_run.plan({}, declared, chapters, tmp_path, [1, 2, 3], 3)
+    tasks = run_plan.plan({}, declared, chapters, tmp_path, [1, 2, 3], 3)
     waits = {t.label: t.after for t in tasks if t.shard == 2}
     assert waits["04 shard 2"] == ["03 shard 2", "04 shard 0"] and waits["05 shard 2"] == ["04 shard 2"]
     copies = [t.copies for t in tasks if t.label == "04 shard 1"][0]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from palign_nb import metrics, readouts
+from palign_nb import controls, metrics, readouts
 from palign_nb import inventories as inv
 from palign_nb.errors import PalignError
 
@@ -191,7 +191,7 @@ def _long(values: dict[str, dict[str, int]], traits: dict[str, str]) -> pd.DataF
 
 def test_loo_item_prior_hand_computed():
     table = _long({"q1": {"s1": 5, "s2": 4, "s3": 4}, "q2": {"s1": 2, "s2": 0, "s3": 1}}, {"q1": "A", "q2": "A"})
-    out = readouts.loo_item_prior(table).set_index(["subject", "item"])
+    out = controls.loo_item_prior(table).set_index(["subject", "item"])
     # s1,q1: others 4,4 -> B 1 -> 4.  s2,q1 and s3,q1: others 5,4 -> A .5 B .5, CDF(4) = .5 -> tie, lower: 4
     # s1,q2: others 1 (s2 missing) -> 1.  s2,q2: others 2,1 -> CDF(1) = .5 -> 1.  s3,q2: others 2 -> 2
     expected = {("s1", "q1"): 4, ("s2", "q1"): 4, ("s3", "q1"): 4, ("s1", "q2"): 1, ("s2", "q2"): 1, ("s3", "q2"): 2}
@@ -199,13 +199,13 @@ def test_loo_item_prior_hand_computed():
     assert out.loc[("s2", "q1"), readouts.PROB_COLUMNS].tolist() == [0.5, 0.5, 0, 0, 0]
     assert out.loc[("s1", "q2"), "prior_n"] == 1 and out.loc[("s2", "q2"), "prior_n"] == 2
     # pseudocount 1: s1,q1 counts A 0 B 2 C 0 D 0 E 0 -> 1 3 1 1 1 over 7
-    smooth = readouts.loo_item_prior(table, pseudocount=1).set_index(["subject", "item"])
+    smooth = controls.loo_item_prior(table, pseudocount=1).set_index(["subject", "item"])
     assert smooth.loc[("s1", "q1"), readouts.PROB_COLUMNS].tolist() == pytest.approx(np.array([1, 3, 1, 1, 1]) / 7)
     # nobody else answered: uniform, median 3
-    alone = readouts.loo_item_prior(_long({"q1": {"s1": 5}}, {"q1": "A"}))
+    alone = controls.loo_item_prior(_long({"q1": {"s1": 5}}, {"q1": "A"}))
     assert alone["predicted"].tolist() == [3] and alone[readouts.PROB_COLUMNS].iloc[0].tolist() == [0.2] * 5
     with pytest.raises(PalignError, match="more than one row"):
-        readouts.loo_item_prior(pd.concat([table, table]))
+        controls.loo_item_prior(pd.concat([table, table]))
 
 
 TRAITS = {"k1": "A", "k2": "A", "k3": "C", "t1": "A", "t2": "C"}
@@ -215,7 +215,7 @@ TEST = {"t1": {"s1": 4, "s2": 2, "s3": 3}, "t2": {"s1": 1, "s2": 5, "s3": 3}}
 
 def test_trait_offset_hand_computed():
     known, test = _long(KNOWN, TRAITS), _long(TEST, TRAITS)
-    out = readouts.trait_offset_predictions(test, known).set_index(["subject", "item"])
+    out = controls.trait_offset_predictions(test, known).set_index(["subject", "item"])
     # s1: A: k1 5 - mean(3, 1) = 3, k2 4 - mean(2, 3) = 1.5 -> offset 2.25; C: k3 2 - 4 (s3 missing) = -2
     #     t1: mean(2, 3) + 2.25 = 4.75 -> 5;  t2: mean(5, 3) - 2 = 2
     # s2: A: 3 - mean(5, 1) = 0, 2 - mean(4, 3) = -1.5 -> -0.75; C: 4 - 2 = 2
@@ -232,7 +232,7 @@ def test_trait_offset_hand_computed():
 def test_trait_offset_follows_item_direction():
     known, test = _long(KNOWN, TRAITS), _long(TEST, TRAITS)
     direction = pd.Series({"k1": 1, "k2": -1, "k3": 1, "t1": -1, "t2": 1})
-    out = readouts.trait_offset_predictions(test, known, direction).set_index(["subject", "item"])
+    out = controls.trait_offset_predictions(test, known, direction).set_index(["subject", "item"])
     # k2 now runs against trait A: its deviation counts negated.
     # s1: A offset (3 - 1.5) / 2 = .75;  t1 runs against A: 2.5 - .75 = 1.75 -> 2
     # s2: (0 + 1.5) / 2 = .75;  t1: 3.5 - .75 = 2.75 -> 3
@@ -240,15 +240,15 @@ def test_trait_offset_follows_item_direction():
     assert out["predicted"].to_dict() == {("s1", "t1"): 2, ("s2", "t1"): 3, ("s3", "t1"): 4,
                                           ("s1", "t2"): 2, ("s2", "t2"): 4, ("s3", "t2"): 3}
     with pytest.raises(PalignError, match="direction"):
-        readouts.trait_offset_predictions(test, known, direction.drop("t2"))
+        controls.trait_offset_predictions(test, known, direction.drop("t2"))
     with pytest.raises(PalignError, match="known-item rows"):
-        readouts.trait_offset_predictions(test.assign(subject=test["subject"] + "x"), known)
+        controls.trait_offset_predictions(test.assign(subject=test["subject"] + "x"), known)
 
 
 def test_trait_offset_clips_to_the_scale():
     traits = {"k": "A", "t": "A"}
     known, test = _long({"k": {"s1": 5, "s2": 1}}, traits), _long({"t": {"s1": 3, "s2": 3}}, traits)
-    out = readouts.trait_offset_predictions(test, known).set_index("subject")
+    out = controls.trait_offset_predictions(test, known).set_index("subject")
     # s1: offset 5 - 1 = 4, t: 3 + 4 = 7 -> 5;  s2: offset -4, t: 3 - 4 = -1 -> 1
     assert out["predicted"].to_dict() == {"s1": 5, "s2": 1}
 
@@ -266,17 +266,17 @@ def test_best_constant_on_validation():
         return pd.DataFrame({"subject": 1, "item": [f"v{i}" for i in range(len(targets))], "trait": "A", "target": targets})
 
     # targets 1 1 1 5: constant 1 -> (0+0+0+4)/4 = 1, constant 2 -> (1+1+1+3)/4 = 1.5, 3 -> 2 ... -> 1
-    assert readouts.best_constant(one_subject([1, 1, 1, 5])) == 1
+    assert controls.best_constant(one_subject([1, 1, 1, 5])) == 1
     # targets 1 1 2 5: 1 -> 5/4, 2 -> 5/4, 3 -> 7/4: a tie between D and E goes to the earlier letter, D (2)
-    assert readouts.best_constant(one_subject([1, 1, 2, 5])) == 2
+    assert controls.best_constant(one_subject([1, 1, 2, 5])) == 2
     # targets 0 0 0 4: faithful compares the missing 0s: 1 -> (1+1+1+3)/4 = 1.5, 2 -> 2 ... -> 1;
     # corrected keeps only the 4 -> 4
-    assert readouts.best_constant(one_subject([0, 0, 0, 4]), "faithful") == 1
-    assert readouts.best_constant(one_subject([0, 0, 0, 4]), "corrected") == 4
+    assert controls.best_constant(one_subject([0, 0, 0, 4]), "faithful") == 1
+    assert controls.best_constant(one_subject([0, 0, 0, 4]), "corrected") == 4
     test = one_subject([3, 2])
-    assert readouts.constant_predictions(test, 4)["predicted"].tolist() == [4.0, 4.0]
+    assert controls.constant_predictions(test, 4)["predicted"].tolist() == [4.0, 4.0]
     with pytest.raises(PalignError, match="1..5"):
-        readouts.constant_predictions(test, 0)
+        controls.constant_predictions(test, 0)
 
 
 def test_constant_matches_the_trivial_always_letters():
@@ -284,8 +284,8 @@ def test_constant_matches_the_trivial_always_letters():
     answers = pd.DataFrame([[1, 2, 3, 4, 5, 0] + [3] * 21, [5] * 27], columns=sd3.items.index, index=[10, 11])
     items = sd3.items.index.tolist()
     for letter, value in inv.LETTER_TO_VALUE.items():
-        trivial = metrics.trivial_predictions(answers, sd3, items[:3], items[3:], f"always_{letter}", "papi")
-        ours = readouts.constant_predictions(trivial.drop(columns="predicted"), value)
+        trivial = controls.trivial_predictions(answers, sd3, items[:3], items[3:], f"always_{letter}", "papi")
+        ours = controls.constant_predictions(trivial.drop(columns="predicted"), value)
         pd.testing.assert_frame_equal(ours, trivial)
 
 
@@ -309,7 +309,7 @@ def test_summarise_methods():
     sure = model.copy()  # a sure forecast of the argmax: RPS composite = corrected paper composite
     sure[readouts.PROB_COLUMNS] = np.tile([0, 0, 0, 0, 1.0], (len(sure), 1))
     sure = readouts.add_readouts(sure.drop(columns=["median", "expected", "rps", "logloss"]))
-    control = readouts.loo_item_prior(model[["subject", "item", "trait", "target"]])[
+    control = controls.loo_item_prior(model[["subject", "item", "trait", "target"]])[
         ["subject", "item", "trait", "target", "predicted"]]
     summary = readouts.summarise_methods({"model": model, "sure": sure, "control": control})
     assert summary.index.tolist() == ["model", "sure", "control"]

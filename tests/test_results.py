@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from palign_nb import paper_numbers, results, store
+from palign_nb import controls, paper_numbers, results, store
 from palign_nb.config import RunConfig
 from palign_nb.errors import PalignError, StoreMissing
 from palign_nb.inventories import get_inventory
@@ -68,7 +68,7 @@ def test_missing_table_names_the_chapter(tmp_path):
     oracle = [m for m in results.IPIP_METHODS if m.optional]
     assert [m.key for m in oracle] == ["pas_oracle"]  # a variant chapter 05 runs only when asked: skipped when missing
     assert results.load_methods(cfg, tuple(oracle), "papi") == {}
-    assert list(results.load_methods(cfg, results.IPIP_METHODS[:1], "papi")) == ["no alignment"]
+    assert list(results.load_methods(cfg, results.IPIP_METHODS[:1], "papi")) == ["no_alignment"]
 
 
 def test_method_tables_per_keying():
@@ -105,21 +105,21 @@ def test_with_controls_adds_every_no_model_predictor_on_the_common_rows():
     # the run's rows: subjects 30 and 10 (not in the answers' order), items i2 then i11
     run = _table([30, 10], ["i2", "i11"], [3, 3])
     run["stored"] = [_answers().loc[s, i] for s, i in zip(run["subject"], run["item"])]
-    out = results.with_controls({"m": run}, _answers(), inv, known=["i1", "i6"], validation=["i6"], keying="papi")
-    assert set(out) == {"m", *results.NO_MODEL}
-    for label in results.CONTROLS:
+    out = controls.with_controls({"m": run}, _answers(), inv, known=["i1", "i6"], validation=["i6"], keying="papi")
+    assert set(out) == {"m", *controls.PREDICTORS}
+    for label in ("item_prior_loo", "trait_offset", "best_constant"):
         table = out[label]
         assert list(zip(table["subject"], table["item"])) == [(30, "i2"), (30, "i11"), (10, "i2"), (10, "i11")], label
         assert list(table["target"]) == [4, 2, 2, 4], label
     # the item prior: the median of the OTHER three subjects' answers (subject 30 on i2: others 2, 4, 4 -> 4)
-    assert list(out["item prior (leave one out)"]["predicted"]) == [4, 3, 4, 2]
+    assert list(out["item_prior_loo"]["predicted"]) == [4, 3, 4, 2]
     # the best constant is chosen on the validation item i6 (answers 5, 1, 3, 2: C = 3 has the lowest error)
-    assert set(out["best constant"]["predicted"]) == {3.0}
+    assert set(out["best_constant"]["predicted"]) == {3.0}
     # the trait offset: subject 10 sits far above the others on its known N items, so its N prediction rises
-    offset = out["trait offset"].set_index(["subject", "item"])["predicted"]
-    assert offset[(10, "i11")] > out["item prior (leave one out)"].set_index(["subject", "item"])["predicted"][(10, "i11")]
+    offset = out["trait_offset"].set_index(["subject", "item"])["predicted"]
+    assert offset[(10, "i11")] > out["item_prior_loo"].set_index(["subject", "item"])["predicted"][(10, "i11")]
     with pytest.raises(PalignError, match="not in the answers"):
-        results.with_controls({"m": run.assign(subject=99)}, _answers(), inv, ["i1", "i6"], ["i6"], "papi")
+        controls.with_controls({"m": run.assign(subject=99)}, _answers(), inv, ["i1", "i6"], ["i6"], "papi")
 
 
 def test_per_subject_readouts_average_to_the_method_summary():
