@@ -21,11 +21,12 @@ RUNS   ?= runs
 QUIET  := HF_HUB_DISABLE_PROGRESS_BARS=1 TQDM_DISABLE=1
 RUNENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0 $(QUIET)
 
-.PHONY: help setup chromium test book book-from-runs bench gpu gpu-check scale clean distclean
+.PHONY: help setup chromium test format book book-from-runs bench gpu gpu-check scale clean distclean
 
 help:
 	@echo "make setup       create .venv and install the pinned packages (fast when up to date)"
 	@echo "make test        run the tests (hygiene, units, smoke run of every chapter, browser test)"
+	@echo "make format      format the chapters for the book's 88-character code column (ruff, then long strings)"
 	@echo "make book        execute the chapters and build the HTML book into _build/html"
 	@echo "make bench       time scoring (ours vs the paper's recipe) and PAS per subject on this machine"
 	@echo "make gpu-check   on a new GPU machine first: exactness, capture, steering, speed, memory (ARGS=--small: tiny, CPU)"
@@ -57,6 +58,13 @@ chromium:
 
 test: setup chromium
 	$(RUNENV) $(PY) -m pytest -q tests
+
+# ruff formats the chapters at 88 characters (notebooks/ruff.toml); tools/wrap_notebook_lines.py splits the
+# strings and comments ruff leaves longer; ruff then formats the split lines. The tests check the result.
+format: setup
+	$(VENV)/bin/ruff format notebooks
+	$(PY) tools/wrap_notebook_lines.py notebooks/*.ipynb
+	$(VENV)/bin/ruff format notebooks
 
 # Serial build: chapters execute in _toc order and hand results on through results/.
 # The execution cache (_build/.jupyter_cache) and results/ belong together: a cache without the

@@ -9,7 +9,8 @@ papermill injected), builds and checks the :class:`~palign_nb.config.RunConfig`,
 generator and starts the chapter's clock. It then gives the chapter, in one place:
 
 * ``ch.cfg`` and ``ch.params`` (every declared parameter by name);
-* ``ch.splits`` and ``ch.subjects``: chapter 02's split and the run's subjects, resolved once;
+* ``ch.splits`` and ``ch.subjects``: chapter 02's split and the run's subjects, resolved once, and
+  ``ch.inventory``, ``ch.answers``, ``ch.test_items(n)``, ``ch.activations()`` (chapter 04's cache);
 * ``ch.model``: the model, loaded on first use;
 * ``ch.record(key, value)`` / ``ch.finding(key, text)``: a number or a sentence glued for the prose, and
   ``ch.glue_all(values)`` for all that a findings function returns;
@@ -92,6 +93,34 @@ class Chapter:
         from .splits import run_subjects
 
         return run_subjects(self.splits, self.cfg.n_subjects, self.cfg.subjects)
+
+    @cached_property
+    def inventory(self):
+        """The run's inventory (:class:`~palign_nb.inventories.Inventory`)."""
+        from .inventories import get_inventory
+
+        return get_inventory(self.cfg.inventory)
+
+    @cached_property
+    def answers(self):
+        """The shipped answers of the run's inventory (:func:`palign_nb.data.load_answers`)."""
+        from .data import load_answers
+
+        return load_answers(self.cfg.inventory)
+
+    def test_items(self, n_items: int) -> list[str]:
+        """The chapter's test items: the first ``n_items // 5`` of every trait (:func:`palign_nb.splits.chapter_items`)."""
+        from .splits import chapter_items
+
+        return chapter_items(self.splits, self.inventory, n_items)
+
+    def activations(self):
+        """Chapter 04's contrast activations of the known items from the store: ``(acts, items)``."""
+        from .activations import load_activations
+        from .store import require_json
+
+        index = require_json(self.cfg, "activations_index", produced_by="04_head_probing")
+        return load_activations(self.path("activations", index["path"].split("/")[-1]))
 
     @cached_property
     def model(self):

@@ -193,6 +193,22 @@ def test_ruff_finds_nothing():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_chapters_fit_the_books_code_column():
+    """The chapters are formatted by ruff at 88 characters (notebooks/ruff.toml) and no code line outside a
+    parameters cell is longer (tools/wrap_notebook_lines.py splits what ruff leaves: strings, comments), so the
+    published book shows every line without scrolling sideways. `make format` fixes both."""
+    import subprocess
+    import sys
+
+    ruff = Path(sys.executable).parent / "ruff"
+    done = subprocess.run([str(ruff), "format", "--check", "--no-cache", "notebooks"], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, "run `make format`:\n" + done.stdout + done.stderr
+    long = subprocess.run([sys.executable, "tools/wrap_notebook_lines.py", "--check",
+                           *sorted(str(p.relative_to(ROOT)) for p in NOTEBOOKS)], cwd=ROOT, capture_output=True, text=True)
+    assert long.returncode == 0, "code lines over 88 characters (run `make format`):\n" + long.stdout
+
+
 def test_ci_runs_make_test():
     script = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^\s*make test\s*$", script, re.M), ".ci/run must run `make test` (the README's test command)"

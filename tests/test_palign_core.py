@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from palign_nb import charts, checks, controls, data, metrics, splits, store
+from palign_nb import charts, checks, controls, data, data_charts, metrics, splits, store
 from palign_nb import inventories as inv
 from palign_nb.config import RunConfig
 from palign_nb.errors import PalignError, StoreMissing
@@ -416,10 +416,10 @@ def test_charts_build_valid_specs(papi, ipip):
                        x="x", y="y", value="r"),
         charts.bar_scores(table, "predictor", "score", color="keying", column="variant", reference={"paper": 4.41}),
         charts.bar_scores(table[table["keying"] == "papi"], "predictor", "score", color="keying"),
-        charts.option_distribution(papi, {"i45": "keep", "i195": "break"}, inv.IPIP_LABELS, share=True),
-        charts.score_histograms(scores, names=ipip.traits),
-        charts.score_histograms(scores.assign(group=["a", "b"] * 20), group="group", bins=np.linspace(1, 5, 9)),
-        charts.coverage_map(scores, {"first": scores.iloc[:10]}, x="A", y="C"),
+        data_charts.option_distribution(papi, {"i45": "keep", "i195": "break"}, inv.IPIP_LABELS, share=True),
+        data_charts.score_histograms(scores, names=ipip.traits),
+        data_charts.score_histograms(scores.assign(group=["a", "b"] * 20), group="group", bins=np.linspace(1, 5, 9)),
+        data_charts.coverage_map(scores, {"first": scores.iloc[:10]}, x="A", y="C"),
         charts.interval_chart(pd.DataFrame({"p": ["x"], "m": [1.0], "lo": [0.5], "hi": [1.5]}), "p", "m", "lo", "hi",
                               reference={"ref": 1.2}),
     ]
