@@ -28,7 +28,7 @@ help:
 	@echo "make test        run the tests (hygiene, units, smoke run of every chapter, browser test)"
 	@echo "make format      format the chapters for the book's 88-character code column (ruff, then long strings)"
 	@echo "make book        execute the chapters and build the HTML book into _build/html"
-	@echo "make bench       time scoring (ours vs the paper's recipe) and PAS per subject on this machine"
+	@echo "make bench       time scoring (ours vs the paper's recipe), PAS, probes and DPO/RL training per subject here"
 	@echo "make gpu-check   on a new GPU machine first: exactness, capture, steering, speed, memory (ARGS=--small: tiny, CPU)"
 	@echo "make gpu PARAMS=params/gpu.yaml   papermill every chapter into runs/"
 	@echo "make scale PARAMS=params/gpu.yaml every chapter over a Ray cluster, subjects in shards (ARGS=...)"
@@ -86,6 +86,7 @@ bench: setup
 	$(RUNENV) $(PY) benchmarks/bench_pas.py --dtype float32 --repeats 2 --json runs/bench_pas.json
 	$(RUNENV) $(PY) benchmarks/bench_pas.py --dtype bfloat16 --compare-float32 --json runs/bench_pas_bfloat16.json
 	$(RUNENV) $(PY) benchmarks/bench_probes.py --converged --json runs/bench_probes.json
+	$(RUNENV) $(PY) benchmarks/bench_training.py --json runs/bench_training.json
 
 # A random-weight model of Llama-3-8B-Instruct's shape on the GPU (no download; a few minutes): the
 # shared-prefix scorer on every backend against a plain forward, head capture, steering restore,

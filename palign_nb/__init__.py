@@ -12,7 +12,7 @@ One module per idea:
 * PAS: ``probing`` (per-head probes), ``pas`` (directions, steering hooks, personas), ``pas_subject``
   (one subject end to end, and the paper's alpha-on-test oracle), ``pas_findings`` (chapter 05's analyses);
 * baselines: ``prompt_baselines`` (few-shot and P2 prompts of one subject), ``preference`` (DPO and RL with
-  TRL and PEFT), ``judging`` (open-ended answers);
+  TRL and PEFT), ``adapters`` (their LoRA adapters in the store), ``judging`` (open-ended answers);
 * runs: ``context`` (a chapter's run: :func:`chapter`), ``config``, ``methods`` (the registry of
   methods and their tables), ``store`` (the results store), ``checkpoints`` (per-subject resume),
   ``merging`` (joining split runs), ``all_subjects`` (every subject through one method), ``results`` (reading the store back),

@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import re
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 
-from .config import RunConfig
 from .errors import PalignError
 from .inventories import LETTER_TO_VALUE, VALUE_TO_LETTER, Inventory, check_name
 from .models import LoadedModel
@@ -209,7 +206,7 @@ class TrainResult:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """No progress bars, info logs or library warnings inside a chapter's training cell."""
     import datasets
     import transformers
@@ -241,10 +238,39 @@ def _lora(s: TrainSettings):
     return LoraConfig(r=s.lora_r, lora_alpha=s.lora_alpha, lora_dropout=0.0, task_type="CAUSAL_LM")
 
 
+@contextlib.contextmanager
+def _head_on_answer_tokens() -> Iterator[None]:
+    """TRL's fused LM head projects only the tokens a loss reads (the answers), on the CPU too.
+
+    TRL computes log-probabilities with a fused LM head (``trl.trainer.utils.add_fused_lm_head``) that either
+    projects only the positions whose label is not -100, or projects every position and masks the rest
+    afterwards; it picks by device, through its private ``_use_triton``: the former on CUDA, the latter
+    elsewhere (fixed shapes for Neuron). Our prompts are ~100 tokens and the answers 2 (DPO: the option and
+    the end of turn) or up to 4 (GRPO), so on the CPU ~98% of that work (a product with the 49,152-token
+    vocabulary and its soft-max in float32, forward and backward, in every pass: DPO's reference pass too)
+    was masked away: 44% of a DPO and 37% of a GRPO subject's CPU time with the book's settings
+    (``benchmarks/bench_training.py --compare``). This takes the compact branch on the CPU too, with TRL's own
+    CPU kernel: the same log-probabilities and gradients, so the same losses and adapter, bit for bit (a test
+    checks, and the benchmark on the embedded model). TRL has no option for it; where the name is gone
+    (another TRL) nothing changes, and that test fails.
+    """
+    from trl.trainer import utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None:
+        yield
+        return
+    trl_utils._use_triton = lambda device: device.type == "cpu" or original(device)
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = original
+
+
 def _train(make_trainer: Callable[[str], Any], examples: int) -> TrainResult:
     from transformers.trainer_callback import PrinterCallback
 
-    with tempfile.TemporaryDirectory() as out, _quiet():
+    with tempfile.TemporaryDirectory() as out, quiet(), _head_on_answer_tokens():
         start = time.perf_counter()
         trainer = make_trainer(out)
         trainer.remove_callback(PrinterCallback)  # the log goes to `history`, not to the notebook
@@ -301,48 +327,3 @@ def merged(lm: LoadedModel, peft_model: Any, tag: str) -> LoadedModel:
     """
     model = peft_model.merge_and_unload().eval()
     return LoadedModel(model, lm.tokenizer, f"{lm.model_id}+{tag}", lm.revision, lm.device)
-
-
-def adapter_dir(cfg: RunConfig, method: str, subject, keying: str = "papi") -> Path:
-    """Where the store keeps one subject's adapter: ``<results>/adapters/<method>_<keying>/<subject>``."""
-    return cfg.results_path / "adapters" / f"{method}_{keying}" / str(subject)
-
-
-def save_adapter(result: TrainResult, path: Path) -> Path:
-    """Save the LoRA adapter (``adapter_config.json`` + ``adapter_model.safetensors``) to ``path``: written to a
-    temporary folder beside it, which then replaces ``path`` (a killed save leaves the earlier adapter whole).
-
-    A base model loaded from a local folder is recorded by the folder's name (for the embedded model, its
-    name and GGUF hash), not its absolute path, so the same adapter saves to the same bytes in any clone."""
-    import shutil
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    result.model.save_pretrained(str(tmp))
-    for config in result.model.peft_config.values():  # PEFT needs the real path while saving; the files do not
-        base = config.base_model_name_or_path
-        if base and Path(base).is_absolute():
-            for written in (tmp / "adapter_config.json", tmp / "README.md"):
-                if written.exists():
-                    written.write_text(written.read_text().replace(base, Path(base).name))
-    old = path.with_name(f".{path.name}.{os.getpid()}.old")
-    if path.exists():
-        path.rename(old)
-    tmp.rename(path)
-    shutil.rmtree(old, ignore_errors=True)
-    return path
-
-
-def load_adapter(lm: LoadedModel, path: Path, tag: str = "adapter") -> LoadedModel:
-    """Load a saved adapter onto a copy of ``lm`` and merge it (:func:`merged`)."""
-    from peft import PeftModel
-
-    path = Path(path)
-    if not (path / "adapter_config.json").exists():
-        raise PalignError(f"No adapter at {path}. Run notebooks/07_preference_baselines.ipynb with the same model_id, "
-                          "inventory, keying and results_dir first: it saves one adapter per subject there.")
-    with _quiet():
-        peft_model = PeftModel.from_pretrained(copy.deepcopy(lm.model), str(path))
-    return merged(lm, peft_model, tag)

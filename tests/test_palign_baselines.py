@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from palign_nb import data, preference, prompt_baselines, prompts, scoring, splits
+from palign_nb import adapters, data, preference, prompt_baselines, prompts, scoring, splits
 from palign_nb.errors import PalignError
 from palign_nb.inventories import VALUE_TO_LETTER, get_inventory
 from palign_nb.models import LoadedModel, embedded_model_dir
@@ -131,7 +133,15 @@ def test_score_items_and_chapter_items(tiny, papi):
     items = splits.chapter_items(split, IPIP, 10)
     assert len(items) == 10 and IPIP.items.loc[items, "trait"].value_counts().tolist() == [2] * 5
     scored = prompt_baselines.score_items(tiny, prompts.DEFAULT_SYSTEM, items[:3], IPIP, batch_size=2)
-    assert scored.index.tolist() == items[:3] and set(scored["predicted"]) <= {1, 2, 3, 4, 5}
+    # each item's own question, as the plain reference scores it (one full forward per prompt), in the items' order
+    # (batches of 2 for 3 items: a shuffled or misaligned last batch shows)
+    plain = scoring.score_options_plain(tiny, prompts.DEFAULT_SYSTEM,
+                                        [prompts.question(IPIP.items.loc[c, "text"], IPIP) for c in items[:3]], index=items[:3])
+    assert scored.index.tolist() == items[:3]
+    np.testing.assert_allclose(scored[[f"p_{x}" for x in "ABCDE"]].to_numpy(), plain[[f"p_{x}" for x in "ABCDE"]].to_numpy(),
+                               atol=1e-5)
+    assert (scored["predicted"] == plain["predicted"]).all()
+    assert scored.loc[items[0], "p_A"] != scored.loc[items[1], "p_A"], "every item was asked the same question"
     with pytest.raises(PalignError, match="n_items"):
         splits.chapter_items(split, IPIP, 0)
     assert splits.first_per_trait(items, IPIP, 5) == items[::2]  # one per trait, the first of each
@@ -195,12 +205,12 @@ def test_one_dpo_step_moves_only_the_adapter(tiny, papi, known, tmp_path):
     local = tmp_path / "models" / "tiny-abc123"  # a base model saved in a local folder, as the embedded one is
     tiny.model.config.save_pretrained(local)
     result.model.peft_config["default"].base_model_name_or_path = str(local)
-    path = preference.save_adapter(result, tmp_path / "dpo" / "1")
+    path = adapters.save_adapter(result, tmp_path / "dpo" / "1")
     saved = (path / "adapter_config.json").read_text() + (path / "README.md").read_text()
     assert "tiny-abc123" in saved and str(tmp_path) not in saved  # the folder's name, not where the clone lives
     items = data.paper_item_split()[1][:4]
     direct = prompt_baselines.score_items(preference.merged(tiny, result.model, "dpo"), prompts.DEFAULT_SYSTEM, items, IPIP)
-    loaded = prompt_baselines.score_items(preference.load_adapter(tiny, path), prompts.DEFAULT_SYSTEM, items, IPIP)
+    loaded = prompt_baselines.score_items(adapters.load_adapter(tiny, path), prompts.DEFAULT_SYSTEM, items, IPIP)
     base = prompt_baselines.score_items(tiny, prompts.DEFAULT_SYSTEM, items, IPIP)
     np.testing.assert_allclose(direct.iloc[:, :5].to_numpy(), loaded.iloc[:, :5].to_numpy(), atol=1e-6)
     assert not np.allclose(direct.iloc[:, :5].to_numpy(), base.iloc[:, :5].to_numpy(), atol=1e-7)
@@ -222,21 +232,117 @@ def test_one_grpo_step_moves_only_the_adapter(tiny, papi, known):
 
 
 def test_grpo_logs_the_mean_of_the_rewards_it_gave(tiny, papi, known):
-    """The history's reward is the mean paper reward (-|named option - target|, -6 for none) of the answers sampled."""
+    """The history's reward is the mean of the rewards the reward function gave the sampled answers, and its
+    reward_std their (n - 1) standard deviation: distinct rewards, so a first, last, sum or max would not pass."""
     rp = preference.reward_prompts(tiny, papi, papi.index[0], known[:10], IPIP, "papi")
     given: list[float] = []
-    paper = preference.paper_reward(IPIP)
 
-    def recorded(completions, target, **kwargs):
-        rewards = paper(completions, target)
+    def by_position(completions, target, **kwargs):
+        rewards = [-6.0, -1.0, -2.0, 0.0][: len(completions)]
         given.extend(rewards)
         return rewards
 
-    settings = preference.TrainSettings("grpo", steps=1, batch_size=2, num_generations=2, max_completion_length=3)
-    result = preference.train_grpo(tiny, rp, settings, IPIP, reward=recorded)
-    assert len(given) == 2
-    assert float(result.history["reward"].iloc[0]) == pytest.approx(np.mean(given))
-    assert preference.option_reward(" B", 2, IPIP) == -2.0 and preference.option_reward(" no idea", 3, IPIP) == -6.0  # B = 4
+    settings = preference.TrainSettings("grpo", steps=1, batch_size=4, num_generations=2, max_completion_length=3)
+    result = preference.train_grpo(tiny, rp, settings, IPIP, reward=by_position)
+    assert given == [-6.0, -1.0, -2.0, 0.0]
+    assert float(result.history["reward"].iloc[0]) == pytest.approx(-2.25)
+    assert float(result.history["reward_std"].iloc[0]) == pytest.approx(np.std(given, ddof=1))
+
+
+def _linear_dtypes(run, dtype: torch.dtype) -> tuple[set[torch.dtype], set[torch.dtype]]:
+    """The output dtypes of the linear layers while ``run()`` trains: (1) of every layer in the passes that build
+    gradients (the LoRA layers included), (2) of the layers whose weights are in ``dtype`` in every pass (the reference
+    pass, GRPO's sampling: there TRL runs the model outside autocast, so the float32 LoRA layers compute in float32 and
+    their sum is cast back to the model's dtype; nothing is trained from those passes)."""
+    training: set[torch.dtype] = set()
+    model: set[torch.dtype] = set()
+
+    def hook(module, args, output):
+        if isinstance(module, torch.nn.Linear):
+            if torch.is_grad_enabled():
+                training.add(output.dtype)
+            if module.weight.dtype == dtype:
+                model.add(output.dtype)
+
+    handle = torch.nn.modules.module.register_module_forward_hook(hook)
+    try:
+        run()
+    finally:
+        handle.remove()
+    return training, model
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_training_runs_in_the_models_dtype(tiny, papi, known, dtype):
+    """DPO and GRPO train in the model's dtype, the LoRA layers too (bfloat16 where models.load_model chose it: without
+    autocast the float32 LoRA weights would compute in float32; TRL's configs would autocast a float32 model to
+    bfloat16 by default), and keep float32 LoRA weights for the optimiser."""
+    lm = LoadedModel(tiny.model.to(dtype), tiny.tokenizer, "tiny-llama", "random", torch.device("cpu"))
+    pairs = preference.preference_pairs(lm, papi, papi.index[0], known[:6], IPIP, "papi")
+    rp = preference.reward_prompts(lm, papi, papi.index[0], known[:6], IPIP, "papi")
+    results = []
+    dpo = lambda: results.append(preference.train_dpo(lm, pairs, preference.TrainSettings("dpo", steps=1, batch_size=2)))  # noqa: E731
+    grpo = lambda: results.append(preference.train_grpo(  # noqa: E731
+        lm, rp, preference.TrainSettings("grpo", steps=1, batch_size=2, num_generations=2, max_completion_length=2), IPIP,
+        reward=lambda completions, **kw: [float(len(c)) for c in completions]))
+    assert _linear_dtypes(dpo, dtype) == ({dtype}, {dtype})
+    assert _linear_dtypes(grpo, dtype) == ({dtype}, {dtype})
+    for result in results:
+        assert {p.dtype for n, p in result.model.named_parameters() if "lora_" in n} == {torch.float32}
+        assert {p.dtype for n, p in result.model.named_parameters() if "lora_" not in n} == {dtype}
+        assert np.isfinite(result.history["loss"]).all()
+
+
+def _count_head_rows(monkeypatch) -> list[int]:
+    """The rows (token positions) TRL's fused LM head projects, one entry per call."""
+    from trl.trainer import utils as trl_utils
+
+    rows: list[int] = []
+    real = trl_utils._ChunkedLogProbFunction
+
+    class Counted:
+        @staticmethod
+        def apply(hidden, *args):
+            rows.append(hidden.shape[0])
+            return real.apply(hidden, *args)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Counted)
+    return rows
+
+
+def test_the_lm_head_projects_only_the_answer_tokens_and_trains_the_same(tiny, papi, known, monkeypatch):
+    """preference._head_on_answer_tokens: TRL's fused LM head projects only the answer tokens on the CPU (2 per DPO
+    sequence: the option and the end of turn; the sampled tokens in GRPO), not the ~100 prompt tokens, and the adapter
+    and the log are bit for bit those of TRL's own CPU path over every position. Fails if a TRL upgrade drops the
+    private name it switches (then the chapters' training gets ~40% slower again)."""
+    rows = _count_head_rows(monkeypatch)
+    pairs = preference.preference_pairs(tiny, papi, papi.index[0], known[:6], IPIP, "papi")
+    rp = preference.reward_prompts(tiny, papi, papi.index[0], known[:6], IPIP, "papi")
+    dpo_settings = preference.TrainSettings("dpo", steps=2, batch_size=1)
+    grpo_settings = preference.TrainSettings("grpo", steps=2, batch_size=2, num_generations=2, max_completion_length=3,
+                                             num_iterations=2)
+    reward = lambda completions, **kw: [float(len(c) % 5) for c in completions]  # noqa: E731
+
+    def both():
+        return (preference.train_dpo(tiny, pairs, dpo_settings),
+                preference.train_grpo(tiny, rp, grpo_settings, IPIP, reward=reward))
+
+    compact = both()
+    answer_rows = list(rows)
+    rows.clear()
+    monkeypatch.setattr(preference, "_head_on_answer_tokens", contextlib.nullcontext)
+    every = both()
+    # DPO: policy and reference, 2 steps of 1 pair = 2 sequences, 2 answer tokens each
+    assert answer_rows[:4] == [4] * 4
+    # GRPO: at most 2 answers x 3 sampled tokens per pass; the prompts' ~100 tokens are not projected
+    assert len(answer_rows) > 4 and all(0 < n <= 2 * 3 for n in answer_rows[4:])
+    assert len(rows) == len(answer_rows) and all(n > 2 * 90 for n in rows), rows  # the same passes, over every position
+    for new, old in zip(compact, every, strict=True):
+        new_lora, _ = _split_params(new.model)
+        old_lora, _ = _split_params(old.model)
+        assert all(torch.equal(new_lora[k], old_lora[k]) for k in old_lora)
+        cols = [c for c in ("loss", "grad_norm", "reward") if c in old.history]
+        pd.testing.assert_frame_equal(new.history[cols], old.history[cols])
 
 
 # --- bad input --------------------------------------------------------------------------------------------
@@ -266,7 +372,7 @@ def test_grpo_batch_must_hold_whole_groups():
 
 def test_missing_adapter_names_the_chapter(tiny, tmp_path):
     with pytest.raises(PalignError, match="No adapter at .*07_preference_baselines"):
-        preference.load_adapter(tiny, tmp_path / "adapters" / "dpo" / "42")
+        adapters.load_adapter(tiny, tmp_path / "adapters" / "dpo" / "42")
 
 
 def test_no_shipped_p2_for_unknown_subject():
@@ -274,22 +380,33 @@ def test_no_shipped_p2_for_unknown_subject():
         prompt_baselines.shipped_p2(-1)
 
 
-def test_chapter_charts_build_valid_specs():
-    import altair as alt
-
+def test_chapter_charts_show_the_numbers_they_are_given():
     from palign_nb import charts
 
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(5), size=6)
     table = pd.DataFrame(probs, columns=[f"p_{x}" for x in "ABCDE"]).assign(method=["icl"] * 3 + ["p2"] * 3)
-    history = pd.DataFrame({"step": [1, 2, 1, 2], "metric": ["loss"] * 4, "value": [0.69, 0.5, 0.69, 0.4], "subject": [1, 1, 2, 2]})
-    for chart in (charts.method_option_profile(table), charts.training_curves(history)):
-        assert isinstance(chart, (alt.Chart, alt.HConcatChart)) and chart.to_dict()["$schema"].startswith("https://vega")
     # the profile shows each method's mean probability of each option: what the reader compares
-    spec = charts.method_option_profile(table).to_dict()
+    spec = charts.method_option_profile(table).to_dict()  # to_dict validates the spec against Vega-Lite's schema
     shown = pd.DataFrame(next(iter(spec["datasets"].values())))
+    assert len(shown) == 2 * 5
     for (method, option), v in shown.set_index(["method", "option"])["probability"].items():
         assert v == pytest.approx(table.loc[table.method == method, f"p_{option}"].mean())
+    # the training curves: one panel per metric (its own y scale), holding exactly that metric's rows, one line per subject
+    history = pd.DataFrame({"step": [1, 2, 1, 2, 1, 2], "metric": ["loss"] * 4 + ["reward"] * 2,
+                            "value": [0.69, 0.5, 0.69, 0.4, -6.0, -2.5], "subject": [1, 1, 2, 2, 1, 1]})
+    spec = charts.training_curves(history).to_dict()
+    panels = spec["hconcat"]
+    assert [panel["encoding"]["y"]["title"] for panel in panels] == ["loss", "reward"]
+    for panel, (metric, rows) in zip(panels, history.groupby("metric", sort=False), strict=True):
+        data = pd.DataFrame(spec["datasets"][panel["data"]["name"]])
+        assert data[["step", "value"]].to_numpy().tolist() == rows[["step", "value"]].to_numpy().tolist(), metric
+        assert data["subject"].tolist() == rows["subject"].astype(str).tolist()
+        enc = panel["encoding"]
+        assert (enc["x"]["field"], enc["y"]["field"]) == ("step", "value")
+        assert (enc["color"]["field"], enc["color"]["type"]) == ("subject", "nominal")  # a line per subject
+    with pytest.raises(PalignError, match=r"needs columns \['subject'\]"):
+        charts.training_curves(history.drop(columns="subject"))
 
 
 def test_chapter_settings_build_both_methods_from_the_parameters():

@@ -3,7 +3,8 @@
 ruff formats code but never splits a string or a comment. This tool does, without changing what the
 code does: a full-line comment is rewrapped at the same indentation; a trailing comment moves onto
 its own lines above its statement; a string literal inside brackets is split at spaces into adjacent
-literals (Python joins them: the value is the same). The ``parameters`` cell is left as it is (its
+literals (Python joins them: the value is the same); an import ruff split one name per line is packed
+into a few ``from x import a, b`` lines. The ``parameters`` cell is left as it is (its
 trailing comments are papermill's help texts). Run ``ruff format`` after it.
 
     python tools/wrap_notebook_lines.py [--check] notebooks/*.ipynb
@@ -67,8 +68,58 @@ def _split_string(token: str, first_room: int, room: int) -> list[str] | None:
             for p in pieces]
 
 
+def lift_bracket_comments(source: str) -> str:
+    """A trailing comment on a line that starts with a closing bracket (``)  # ...``, where ruff put the comment
+    of a statement it had to split) moves above the statement, so ruff can join the statement again."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return source
+    lines = source.split("\n")
+    opened: list[int] = []  # the line of each open bracket
+    statement_start = {}  # closing line -> the line its outermost bracket opened on
+    for tok in tokens:
+        if tok.type == tokenize.OP and tok.string in "([{":
+            opened.append(tok.start[0])
+        elif tok.type == tokenize.OP and tok.string in ")]}" and opened:
+            start = opened.pop()
+            if not opened:
+                statement_start[tok.start[0]] = start
+    moves = []
+    for tok in tokens:
+        if tok.type != tokenize.COMMENT:
+            continue
+        number = tok.start[0]
+        code = lines[number - 1][:tok.start[1]]
+        if re.match(r"\s*[)\]}]", code) and number in statement_start:
+            moves.append((statement_start[number], number, tok.start[1], tok.string))
+    for start, number, column, comment in sorted(moves, reverse=True):
+        lines[number - 1] = lines[number - 1][:column].rstrip()
+        indent = re.match(r"\s*", lines[start - 1])[0]
+        lines[start - 1:start - 1] = _wrap_comment(indent, comment)
+    return "\n".join(lines)
+
+
+_EXPLODED_IMPORT = re.compile(r"^from ([\w.]+) import \(\n((?:    [^\n]+,\n)+)\)\n", re.M)
+
+
+def pack_imports(source: str) -> str:
+    """An import ruff split one name per line, packed into as few ``from x import a, b`` lines as fit."""
+    def packed(match: re.Match) -> str:
+        prefix, lines, names = f"from {match[1]} import ", [], []
+        for name in (n.strip().rstrip(",") for n in match[2].splitlines() if n.strip()):
+            if names and len(prefix + ", ".join(names + [name])) > LIMIT:
+                lines.append(prefix + ", ".join(names))
+                names = []
+            names.append(name)
+        return "\n".join(lines + [prefix + ", ".join(names)]) + "\n"
+
+    return _EXPLODED_IMPORT.sub(packed, source)
+
+
 def wrap_source(source: str) -> str:
     """The cell's code with its long comments and bracketed string literals wrapped (see the module docstring)."""
+    source = pack_imports(lift_bracket_comments(source))
     lines = source.split("\n")
     out: list[str] = []
     try:
