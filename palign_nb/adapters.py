@@ -52,7 +52,7 @@ def save_adapter(result: TrainResult, path: Path) -> Path:
 
 
 def load_adapter(lm: LoadedModel, path: Path, tag: str = "adapter") -> LoadedModel:
-    """Load a saved adapter onto a copy of ``lm`` and merge it (:func:`merged`)."""
+    """Load a saved adapter onto a copy of ``lm`` and merge it (:func:`palign_nb.preference.merged`)."""
     from peft import PeftModel
 
     path = Path(path)

@@ -26,7 +26,7 @@ MAX_ROWS = 5000  # Altair's default embedding limit; we stay below it on purpose
 
 
 def check_frame(table: pd.DataFrame, columns: Sequence[str | None], what: str) -> pd.DataFrame:
-    """``table`` with a fresh index, after checking it has ``columns`` and no more rows than :data:`MAX_ROWS`."""
+    """``table`` with a fresh index, after checking it has ``columns`` and no more rows than ``MAX_ROWS``."""
     missing = [c for c in columns if c is not None and c not in table.columns]
     if missing:
         raise PalignError(f"{what} needs columns {missing}; the table has {list(table.columns)}.")

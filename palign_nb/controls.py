@@ -112,7 +112,7 @@ def loo_item_prior(table: pd.DataFrame, pseudocount: float = 0.0) -> pd.DataFram
     """The population prior per item, leaving the subject out: what the other subjects answered.
 
     For subject s and item i the distribution of the other subjects' targets to i (in ``table``, so
-    the same keying as the targets), as ``p_A``..``p_E``, and its :func:`distribution_median` as
+    the same keying as the targets), as ``p_A``..``p_E``, and its :func:`palign_nb.readouts.distribution_median` as
     ``predicted``: "someone else's typical answer", a model-free predictor a method has to beat
     to claim it knows *this* person. ``pseudocount`` is added to every count before normalising
     (0: the plain frequencies; pass 1 before reading a log-loss, as an answer nobody else gave has
@@ -218,7 +218,7 @@ def population_controls(answers: pd.DataFrame, test: list[str], known: list[str]
 
     ``answers`` is the population (the test subjects): each subject's item prior and trait offset read
     the others. The best constant is the letter with the lowest ``variant`` composite on the population's
-    ``validation`` items. Tables as :func:`long_table` with ``predicted`` (and ``p_A``..``p_E`` for the prior).
+    ``validation`` items. Tables as :func:`palign_nb.metrics.long_table` with ``predicted`` (and ``p_A``..``p_E`` for the prior).
     """
     test_rows = long_table(answers, list(test), inventory, keying)
     known_rows = long_table(answers, list(known), inventory, keying)

@@ -323,7 +323,7 @@ def train_grpo(lm: LoadedModel, prompts: pd.DataFrame, settings: TrainSettings, 
 def merged(lm: LoadedModel, peft_model: Any, tag: str) -> LoadedModel:
     """The adapter merged into its copy of the model, as a plain model the scorer can run.
 
-    Merging changes the copy's weights in place: save the adapter first (:func:`save_adapter`).
+    Merging changes the copy's weights in place: save the adapter first (:func:`palign_nb.adapters.save_adapter`).
     """
     model = peft_model.merge_and_unload().eval()
     return LoadedModel(model, lm.tokenizer, f"{lm.model_id}+{tag}", lm.revision, lm.device)

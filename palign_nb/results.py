@@ -118,7 +118,7 @@ def common_rows(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 def scores_by_keying(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, inventory: Inventory, known: list[str],
                      items: list[str], keyings: tuple[str, ...] = KEYINGS) -> pd.DataFrame:
-    """Each table and the :data:`TRIVIAL` predictors (on ``answers``' subjects and ``items``), graded under every
+    """Each table and the :data:`palign_nb.controls.TRIVIAL` predictors (on ``answers``' subjects and ``items``), graded under every
     keying and variant: one row per (method, keying, variant) with each trait's error and the composite (the
     trivial predictors under their labels)."""
     rows = []
