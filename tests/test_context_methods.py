@@ -16,25 +16,110 @@ def declared(name: str) -> dict:
     return context.declared_parameters(context.repo_root() / "notebooks" / f"{name}.ipynb")
 
 
-def parameters_notebook(path, *sources: str):
-    """A notebook whose cells tagged `parameters` hold ``sources``."""
-    cells = [nbformat.v4.new_code_cell(src, metadata={"tags": ["parameters"]}) for src in sources]
+def parameters_notebook(path, *sources: str, tags: tuple[str, ...] = ("parameters",), before: tuple[str, ...] = ()):
+    """A notebook whose cells tagged ``tags`` hold ``sources``, after untagged cells holding ``before`` and before one
+    untagged cell."""
+    cells = [nbformat.v4.new_code_cell(src) for src in before]
+    cells += [nbformat.v4.new_code_cell(src, metadata={"tags": list(tags)}) for src in sources]
     nbformat.write(nbformat.v4.new_notebook(cells=[*cells, nbformat.v4.new_code_cell("x = 1")]), path)
     return path
 
 
-def test_the_one_parameters_parser_reads_literals_in_order_and_refuses_the_rest(tmp_path):
-    """The parser the context, palign-run and the hygiene tests share: literal defaults in order; a computed value,
-    an attribute target or a second parameters cell is refused with the line to fix."""
-    good = parameters_notebook(tmp_path / "good.ipynb", 'model_id: str = "m"\nalphas: list = [0.0, 4.0]\nsubjects = None\n')
-    assert context.declared_parameters(good) == {"model_id": "m", "alphas": [0.0, 4.0], "subjects": None}
-    assert context.declared_parameter_names(good) == ["model_id", "alphas", "subjects"]
-    for source, message in [("n: int = 2\nm: int = n + 1\n", "line 2: `n \\+ 1` is not a literal"),
-                            ("import os\n", "line 1: only `name: type = literal`"),
-                            ("cfg.seed = 3\n", "line 1: assign to plain names")]:
-        with pytest.raises(PalignError, match=message):
-            context.declared_parameters(parameters_notebook(tmp_path / "bad.ipynb", source))
-    with pytest.raises(PalignError, match="exactly one cell tagged `parameters`, found 2"):
+def test_the_parameters_parser_returns_each_literal_default_in_order(tmp_path):
+    """The one parser of a parameters cell (the chapter context, palign-run and the hygiene tests read it): the values
+    are the literals as written, whatever their type, in the order of the cell; comments, blank lines and annotations
+    change nothing, a chained assignment sets every name, and a name assigned twice keeps the last value (what running
+    the cell leaves)."""
+    source = (
+        "# Parameters: override with papermill\n"
+        "\n"
+        'model_id: str = "smollm2-135m-instruct"  # a comment\n'
+        "n_subjects: int = 8\n"
+        "seed = -3\n"
+        "lr: float = 5e-05\n"
+        "alphas: list = [0.0, 1.0,\n"
+        "                4.0]  # a value over two lines\n"
+        "subjects: list | None = None\n"
+        "both_keyings: bool = False\n"
+        "shape: tuple = (2, 3)\n"
+        'extra: dict = {"a": [1, None], "b": {"c": "d"}}\n'
+        "low = high = 0.5\n"
+        'label: str = "it" "s"\n'
+        "n_subjects: int = 2\n"
+    )
+    good = parameters_notebook(tmp_path / "good.ipynb", source)
+    expected = {"model_id": "smollm2-135m-instruct", "n_subjects": 2, "seed": -3, "lr": 5e-05, "alphas": [0.0, 1.0, 4.0],
+                "subjects": None, "both_keyings": False, "shape": (2, 3), "extra": {"a": [1, None], "b": {"c": "d"}},
+                "low": 0.5, "high": 0.5, "label": "its"}
+    declared_values = context.declared_parameters(good)
+    assert declared_values == expected
+    assert [type(v) for v in declared_values.values()] == [type(v) for v in expected.values()]  # 2 stays int, False bool
+    assert context.declared_parameter_names(good) == list(expected)
+    # the cell tagged `parameters` is read, wherever it stands; papermill's injected cell (its own tag) is not
+    assert context.declared_parameters(parameters_notebook(tmp_path / "later.ipynb", "a: int = 1\n",
+                                                           before=("import os\n", "a = 5\n"))) == {"a": 1}
+    injected = nbformat.read(parameters_notebook(tmp_path / "run.ipynb", "a: int = 1\n"), as_version=4)
+    injected.cells.insert(1, nbformat.v4.new_code_cell("a = 7\n", metadata={"tags": ["injected-parameters"]}))
+    nbformat.write(injected, tmp_path / "run.ipynb")
+    assert context.declared_parameters(tmp_path / "run.ipynb") == {"a": 1}
+    # a cell with more tags than `parameters` is still the parameters cell
+    assert context.declared_parameters(parameters_notebook(tmp_path / "tags.ipynb", "a: int = 1\n",
+                                                           tags=("hide-input", "parameters"))) == {"a": 1}
+
+
+@pytest.mark.parametrize("source, line, value", [
+    ("n: int = 2\nm: int = n + 1\n", 2, "n \\+ 1"),
+    ("# a comment\n\nseed: int = 0\npath: str = os.sep\n", 4, "os.sep"),
+    ("alphas: list = list(range(3))\n", 1, "list\\(range\\(3\\)\\)"),
+    ("a: int = 1\nb = a\n", 2, "a"),
+    ('name: str = f"run-{1}"\n', 1, "f'run-\\{1\\}'"),
+    ("items: list = [i for i in (1, 2)]\n", 1, "\\[i for i in \\(1, 2\\)\\]"),
+    ("a: int = 1\nb: int = 1 if a else 2\n", 2, "1 if a else 2"),
+    ("a: int = 1\n\nalphas: list = [0.0,\n    x]\n", 3, "\\[0.0, x\\]"),
+], ids=["arithmetic", "attribute", "call", "name", "f-string", "comprehension", "conditional", "multi-line"])
+def test_the_parameters_parser_refuses_a_computed_value_naming_its_line(tmp_path, source, line, value):
+    """A value that is not a literal (papermill could not override it as written) is refused with the notebook, the
+    line of the cell it starts on and the expression."""
+    with pytest.raises(PalignError, match=f"^bad.ipynb, parameters cell line {line}: `{value}` is not a literal"):
+        context.declared_parameters(parameters_notebook(tmp_path / "bad.ipynb", source))
+
+
+@pytest.mark.parametrize("source, line", [
+    ("cfg.seed = 3\n", 1),
+    ("a: int = 1\nd['k'] = 2\n", 2),
+    ("a, b = 1, 2\n", 1),
+    ("[a] = [1]\n", 1),
+    ("a: int = 1\nb = cfg.c = 2\n", 2),
+    ("a: int = 1\nself.x: int = 2\n", 2),
+], ids=["attribute", "subscript", "tuple", "list", "chained-attribute", "annotated-attribute"])
+def test_the_parameters_parser_refuses_a_target_that_is_not_a_name(tmp_path, source, line):
+    with pytest.raises(PalignError, match=f"^bad.ipynb, parameters cell line {line}: assign to plain names"):
+        context.declared_parameters(parameters_notebook(tmp_path / "bad.ipynb", source))
+
+
+@pytest.mark.parametrize("source, line", [
+    ("import os\n", 1),
+    ("a: int = 1\nb: int\n", 2),
+    ("a: int = 1\na += 1\n", 2),
+    ("a: int = 1\n\nprint(a)\n", 3),
+    ("if True:\n    a = 1\n", 1),
+    ("a: int = 1\ndef f():\n    return 2\n", 2),
+    ("a: int = 1\nfrom os import sep\n", 2),
+], ids=["import", "annotation-only", "augmented", "call", "if", "def", "from-import"])
+def test_the_parameters_parser_refuses_a_statement_that_is_not_an_assignment(tmp_path, source, line):
+    with pytest.raises(PalignError, match=f"^bad.ipynb, parameters cell line {line}: only `name: type = literal` assignments"):
+        context.declared_parameters(parameters_notebook(tmp_path / "bad.ipynb", source))
+
+
+def test_the_parameters_parser_needs_exactly_one_parameters_cell(tmp_path):
+    """No cell tagged `parameters` (papermill would inject the overrides at the top, before the defaults that
+    overwrite them), or two of them (which one holds the defaults?), is refused, naming the notebook and the count."""
+    with pytest.raises(PalignError, match=r"^none.ipynb needs exactly one cell tagged `parameters`, found 0"):
+        context.declared_parameters(parameters_notebook(tmp_path / "none.ipynb", "a: int = 1\n", tags=()))
+    with pytest.raises(PalignError, match=r"^injected.ipynb needs exactly one cell tagged `parameters`, found 0"):
+        context.declared_parameters(parameters_notebook(tmp_path / "injected.ipynb", "a: int = 1\n",
+                                                        tags=("injected-parameters",)))
+    with pytest.raises(PalignError, match=r"^two.ipynb needs exactly one cell tagged `parameters`, found 2"):
         context.declared_parameters(parameters_notebook(tmp_path / "two.ipynb", "a: int = 1\n", "b: int = 2\n"))
 
 
