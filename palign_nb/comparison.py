@@ -155,7 +155,7 @@ def table_findings(comp: Comparison, paper_pas: float, paper_always_c: float, n_
     return {
         "c09_best_method": label(best_tied[0]), "c09_best_score": best_score, "c09_best_finding": Sentence(best_text),
         "c09_composites": comp.composites(),
-        **{f"c09_{key.lower()}": comp.composite(k) for key, k in [
+        **{f"c09_{key}": comp.composite(k) for key, k in [
             ("pas", "pas_icl"), ("icl", "icl"), ("dpo", "dpo"), ("grpo", "grpo"), ("no_alignment", "no_alignment"),
             ("always_c", "always_C"), ("trait_mean", "trait_mean"), ("item_prior", "item_prior_loo"),
             ("trait_offset", "trait_offset"), ("best_constant", "best_constant")]},

@@ -114,8 +114,8 @@ def method_findings(scores: pd.DataFrame, chosen: pd.DataFrame, timings: pd.Data
         return float(row["composite"].iloc[0]) if len(row) else float("nan")
 
     clean = chosen[chosen.method != "pas_oracle"]
-    largest = max(comp(m) for m in ("pas_icl", "icl_known", "pas_alone", "no_alignment")) - min(
-        comp(m) for m in ("pas_icl", "icl_known", "pas_alone", "no_alignment"))
+    clean_scores = [comp(m) for m in ("pas_icl", "icl_known", "pas_alone", "no_alignment")]
+    largest = max(clean_scores) - min(clean_scores)
     per_subject = subject_trait_errors(add_targets(pas_rows, inventory, keying), "faithful").sum(axis=1)
     methods = "PAS + prompt, its prompt alone, PAS alone and the unaligned model"
     if len(per_subject) < 2:

@@ -23,7 +23,7 @@ from palign_nb.paper_numbers import PAPER_MODEL, paper_composite
 from palign_nb.preference import PAPER
 from palign_nb.readouts import PROB_COLUMNS
 from palign_nb.splits import carve_validation
-from test_outcome_sentences import contradictions
+from test_outcome_sentences import _answer, contradictions
 
 IPIP = get_inventory("ipip")
 MODEL_ID = "smollm2-135m-instruct"
@@ -34,9 +34,8 @@ TRAINING = {"dpo_steps": 10, "grpo_steps": 8, "dpo_batch_size": 4}
 def _predictions(answers: pd.DataFrame, items: list[str], keying: str, right: bool) -> pd.DataFrame:
     """A predictions table: exactly right (a missing target gets 3) or as far off as the scale allows, with a
     peaked option distribution on the answer given."""
-    table = long_table(answers, items, IPIP, keying)
-    target = table.pop("target")
-    table["predicted"] = target.where(target > 0, 3).astype(float) if right else np.where(target >= 3, 1.0, 5.0)
+    table = long_table(answers, items, IPIP, keying).drop(columns="target")
+    table["predicted"] = _answer(table, keying, right).to_numpy()
     probs = np.full((len(table), 5), 0.05)
     probs[np.arange(len(table)), (5 - table["predicted"].to_numpy()).astype(int)] = 0.8  # columns A (5) .. E (1)
     return table.assign(**dict(zip(PROB_COLUMNS, probs.T)))
