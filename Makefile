@@ -26,7 +26,7 @@ RUNENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFL
 help:
 	@echo "make setup       create .venv and install the pinned packages (fast when up to date)"
 	@echo "make test        run the tests (hygiene, units, smoke run of every chapter, browser test)"
-	@echo "make format      format the chapters for the book's 88-character code column (ruff, then long strings)"
+	@echo "make format      format the package, tests and chapters at 88 characters (ruff, then long strings)"
 	@echo "make book        execute the chapters and build the HTML book into _build/html"
 	@echo "make bench       time scoring (ours vs the paper's recipe), PAS, probes and DPO/RL training per subject here"
 	@echo "make gpu-check   on a new GPU machine first: exactness, capture, steering, speed, memory (ARGS=--small: tiny, CPU)"
@@ -59,9 +59,11 @@ chromium:
 test: setup chromium
 	$(RUNENV) $(PY) -m pytest -q tests
 
-# ruff formats the chapters at 88 characters (notebooks/ruff.toml); tools/wrap_notebook_lines.py splits the
-# strings and comments ruff leaves longer; ruff then formats the split lines. The tests check the result.
+# ruff formats the package, tests, tools and benchmarks (pyproject.toml) and the chapters (notebooks/ruff.toml)
+# at 88 characters; tools/wrap_notebook_lines.py splits the strings and comments ruff leaves longer in the
+# chapters; ruff then formats the split lines. The tests check the result.
 format: setup
+	$(VENV)/bin/ruff format palign_nb tests tools benchmarks
 	$(VENV)/bin/ruff format notebooks
 	$(PY) tools/wrap_notebook_lines.py notebooks/*.ipynb
 	$(VENV)/bin/ruff format notebooks

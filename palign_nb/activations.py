@@ -34,7 +34,10 @@ def out_projections(model: torch.nn.Module) -> list[torch.nn.Module]:
     """Each decoder layer's attention output projection, in layer order."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     layers = decoder_of(base).layers
-    if not all(hasattr(layer, "self_attn") and hasattr(layer.self_attn, "o_proj") for layer in layers):
+    if not all(
+        hasattr(layer, "self_attn") and hasattr(layer.self_attn, "o_proj")
+        for layer in layers
+    ):
         raise PalignError(
             f"{type(base).__name__} has no `layers[i].self_attn.o_proj`; head capture and steering support decoders "
             "built like Llama, Mistral, Qwen2 or Gemma."
@@ -44,11 +47,17 @@ def out_projections(model: torch.nn.Module) -> list[torch.nn.Module]:
 
 def head_dim(model: torch.nn.Module) -> int:
     cfg = model.config
-    return int(getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads)
+    return int(
+        getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    )
 
 
 def capture_head_outputs(
-    lm: LoadedModel, system: str, users: list[str], completion: str, batch_size: int = 16
+    lm: LoadedModel,
+    system: str,
+    users: list[str],
+    completion: str,
+    batch_size: int = 16,
 ) -> np.ndarray:
     """Per-head outputs at the last token of ``system + user + completion`` for every user message.
 
@@ -65,12 +74,22 @@ def capture_head_outputs(
 
         return hook
 
-    handles = [proj.register_forward_pre_hook(keeper(i)) for i, proj in enumerate(projs)]
+    handles = [
+        proj.register_forward_pre_hook(keeper(i)) for i, proj in enumerate(projs)
+    ]
     try:
-        for chunk, _, last in forward_suffixes(lm, system, users, prefill=completion, batch_size=batch_size):
+        for chunk, _, last in forward_suffixes(
+            lm, system, users, prefill=completion, batch_size=batch_size
+        ):
             rows = torch.arange(len(chunk), device=last.device)
             for layer in range(len(projs)):
-                acts[chunk, layer] = seen[layer][rows, last].float().reshape(len(chunk), n_heads, d).cpu().numpy()
+                acts[chunk, layer] = (
+                    seen[layer][rows, last]
+                    .float()
+                    .reshape(len(chunk), n_heads, d)
+                    .cpu()
+                    .numpy()
+                )
     finally:
         for handle in handles:
             handle.remove()
@@ -78,18 +97,34 @@ def capture_head_outputs(
 
 
 @torch.inference_mode()
-def capture_head_outputs_plain(lm: LoadedModel, system: str, users: list[str], completion: str) -> np.ndarray:
+def capture_head_outputs_plain(
+    lm: LoadedModel, system: str, users: list[str], completion: str
+) -> np.ndarray:
     """Reference for :func:`capture_head_outputs`: one full forward pass per prompt, no shared prefix (for tests)."""
     projs = out_projections(lm.model)
     seen: list[torch.Tensor] = [torch.empty(0)] * len(projs)
-    handles = [proj.register_forward_pre_hook(lambda module, args, i=i: seen.__setitem__(i, args[0])) for i, proj in enumerate(projs)]
+    handles = [
+        proj.register_forward_pre_hook(
+            lambda module, args, i=i: seen.__setitem__(i, args[0])
+        )
+        for i, proj in enumerate(projs)
+    ]
     rows = []
     try:
         for user in users:
             text = render_chat(lm.tokenizer, system, user, completion)
-            ids = lm.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"].to(lm.device)
+            ids = lm.tokenizer(text, add_special_tokens=False, return_tensors="pt")[
+                "input_ids"
+            ].to(lm.device)
             lm.model(input_ids=ids, logits_to_keep=1)
-            rows.append(np.stack([s[0, -1].float().reshape(lm.n_heads, -1).cpu().numpy() for s in seen]))
+            rows.append(
+                np.stack(
+                    [
+                        s[0, -1].float().reshape(lm.n_heads, -1).cpu().numpy()
+                        for s in seen
+                    ]
+                )
+            )
     finally:
         for handle in handles:
             handle.remove()
@@ -102,7 +137,11 @@ def contrast_prompts(items: list[str], inventory: Inventory) -> list[str]:
 
 
 def contrast_activations(
-    lm: LoadedModel, items: list[str], inventory: Inventory, system: str = DEFAULT_SYSTEM, batch_size: int = 16
+    lm: LoadedModel,
+    items: list[str],
+    inventory: Inventory,
+    system: str = DEFAULT_SYSTEM,
+    batch_size: int = 16,
 ) -> np.ndarray:
     """The paper's activation set: each item's question answered "A" and "E", default system prompt.
 
@@ -110,12 +149,22 @@ def contrast_activations(
     index 0 along axis 1 is the "A" completion, 1 the "E" completion.
     """
     users = contrast_prompts(items, inventory)
-    return np.stack([capture_head_outputs(lm, system, users, c, batch_size) for c in CONTRAST], axis=1)
+    return np.stack(
+        [capture_head_outputs(lm, system, users, c, batch_size) for c in CONTRAST],
+        axis=1,
+    )
 
 
-def cache_key(lm: LoadedModel, items: list[str], inventory: Inventory, system: str = DEFAULT_SYSTEM) -> str:
+def cache_key(
+    lm: LoadedModel,
+    items: list[str],
+    inventory: Inventory,
+    system: str = DEFAULT_SYSTEM,
+) -> str:
     """What the activations depend on: model and revision, prompts, completions."""
-    payload = json.dumps([lm.model_id, lm.revision, inventory.name, items, system, CONTRAST])
+    payload = json.dumps(
+        [lm.model_id, lm.revision, inventory.name, items, system, CONTRAST]
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -131,11 +180,17 @@ def save_activations(path: Path, acts: np.ndarray, items: list[str], key: str) -
     write_atomically(path, buffer.getvalue())
 
 
-def load_activations(path: Path, key: str | None = None) -> tuple[np.ndarray, list[str]]:
+def load_activations(
+    path: Path, key: str | None = None
+) -> tuple[np.ndarray, list[str]]:
     """Load cached activations; with ``key``, refuse a cache made for other prompts or another model."""
     if not path.exists():
-        raise PalignError(f"No cached activations at {path}. Run notebooks/04_head_probing.ipynb with the same parameters first.")
+        raise PalignError(
+            f"No cached activations at {path}. Run notebooks/04_head_probing.ipynb with the same parameters first."
+        )
     with np.load(path) as f:
         if key is not None and str(f["key"]) != key:
-            raise PalignError(f"{path} was computed for other prompts or another model. Rerun notebooks/04_head_probing.ipynb.")
+            raise PalignError(
+                f"{path} was computed for other prompts or another model. Rerun notebooks/04_head_probing.ipynb."
+            )
         return f["acts"], [str(x) for x in f["items"]]

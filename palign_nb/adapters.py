@@ -16,7 +16,8 @@ from pathlib import Path
 from .config import RunConfig
 from .errors import PalignError
 from .models import LoadedModel
-from .preference import TrainResult, merged, quiet
+from .preference import TrainResult
+from .preference_training import merged, quiet
 
 
 def adapter_dir(cfg: RunConfig, method: str, subject, keying: str = "papi") -> Path:
@@ -29,7 +30,9 @@ def save_adapter(result: TrainResult, path: Path) -> Path:
     temporary folder beside it, which then replaces ``path`` (a killed save leaves the earlier adapter whole).
 
     A base model loaded from a local folder is recorded by the folder's name (for the embedded model, its
-    name and GGUF hash), not its absolute path, so the same adapter saves to the same bytes in any clone."""
+    name and GGUF hash), not its absolute path, and the target modules (a set in PEFT, in hash order) are
+    written sorted, so the same adapter saves to the same bytes in any clone and process."""
+    import json
     import shutil
 
     path = Path(path)
@@ -37,12 +40,23 @@ def save_adapter(result: TrainResult, path: Path) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     result.model.save_pretrained(str(tmp))
-    for config in result.model.peft_config.values():  # PEFT needs the real path while saving; the files do not
+    for config in (
+        result.model.peft_config.values()
+    ):  # PEFT needs the real path while saving; the files do not
         base = config.base_model_name_or_path
         if base and Path(base).is_absolute():
             for written in (tmp / "adapter_config.json", tmp / "README.md"):
                 if written.exists():
-                    written.write_text(written.read_text().replace(base, Path(base).name))
+                    written.write_text(
+                        written.read_text().replace(base, Path(base).name)
+                    )
+    config_file = tmp / "adapter_config.json"
+    if config_file.exists():
+        written = json.loads(config_file.read_text())
+        if isinstance(written.get("target_modules"), list):
+            written["target_modules"] = sorted(written["target_modules"])
+            # PEFT's own layout (PeftConfigMixin.save_pretrained)
+            config_file.write_text(json.dumps(written, indent=2, sort_keys=True))
     old = path.with_name(f".{path.name}.{os.getpid()}.old")
     if path.exists():
         path.rename(old)
@@ -52,13 +66,15 @@ def save_adapter(result: TrainResult, path: Path) -> Path:
 
 
 def load_adapter(lm: LoadedModel, path: Path, tag: str = "adapter") -> LoadedModel:
-    """Load a saved adapter onto a copy of ``lm`` and merge it (:func:`palign_nb.preference.merged`)."""
+    """Load a saved adapter onto a copy of ``lm`` and merge it (:func:`palign_nb.preference_training.merged`)."""
     from peft import PeftModel
 
     path = Path(path)
     if not (path / "adapter_config.json").exists():
-        raise PalignError(f"No adapter at {path}. Run notebooks/07_preference_baselines.ipynb with the same model_id, "
-                          "inventory, keying and results_dir first: it saves one adapter per subject there.")
+        raise PalignError(
+            f"No adapter at {path}. Run notebooks/07_preference_baselines.ipynb with the same model_id, "
+            "inventory, keying and results_dir first: it saves one adapter per subject there."
+        )
     with quiet():
         peft_model = PeftModel.from_pretrained(copy.deepcopy(lm.model), str(path))
     return merged(lm, peft_model, tag)

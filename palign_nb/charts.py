@@ -13,25 +13,32 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import altair as alt
-import numpy as np
 import pandas as pd
 
 from . import vega_render  # noqa: F401  (importing the charts enables the book's offline renderer)
 from .errors import PalignError
 
 #: Any Altair top-level chart these functions return.
-AnyChart = alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.FacetChart
+AnyChart = (
+    alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.FacetChart
+)
 
 MAX_ROWS = 5000  # Altair's default embedding limit; we stay below it on purpose.
 
 
-def check_frame(table: pd.DataFrame, columns: Sequence[str | None], what: str) -> pd.DataFrame:
+def check_frame(
+    table: pd.DataFrame, columns: Sequence[str | None], what: str
+) -> pd.DataFrame:
     """``table`` with a fresh index, after checking it has ``columns`` and no more rows than ``MAX_ROWS``."""
     missing = [c for c in columns if c is not None and c not in table.columns]
     if missing:
-        raise PalignError(f"{what} needs columns {missing}; the table has {list(table.columns)}.")
+        raise PalignError(
+            f"{what} needs columns {missing}; the table has {list(table.columns)}."
+        )
     if len(table) > MAX_ROWS:
-        raise PalignError(f"{what} got {len(table)} rows: aggregate first (counts, means) to stay under {MAX_ROWS}.")
+        raise PalignError(
+            f"{what} got {len(table)} rows: aggregate first (counts, means) to stay under {MAX_ROWS}."
+        )
     return table.reset_index(drop=True)
 
 
@@ -60,17 +67,33 @@ def heatmap(
     data = check_frame(table, [x, y, value], "heatmap")
     nx, ny = data[x].nunique(), data[y].nunique()
     base = alt.Chart(data).encode(
-        x=alt.X(f"{x}:N", sort=sort_x, title=None, axis=alt.Axis(labelAngle=-40, labelLimit=220)),
+        x=alt.X(
+            f"{x}:N",
+            sort=sort_x,
+            title=None,
+            axis=alt.Axis(labelAngle=-40, labelLimit=220),
+        ),
         y=alt.Y(f"{y}:N", sort=sort_y, title=None, axis=alt.Axis(labelLimit=220)),
     )
     rect = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme=scheme, domain=list(domain), reverse=scheme == "redblue"),
-                        title=value),
-        tooltip=[alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{value}:Q", format=fmt)],
+        color=alt.Color(
+            f"{value}:Q",
+            scale=alt.Scale(
+                scheme=scheme, domain=list(domain), reverse=scheme == "redblue"
+            ),
+            title=value,
+        ),
+        tooltip=[
+            alt.Tooltip(f"{x}:N"),
+            alt.Tooltip(f"{y}:N"),
+            alt.Tooltip(f"{value}:Q", format=fmt),
+        ],
     )
     layers = [rect]
     if text:
-        layers.append(base.mark_text(fontSize=10).encode(text=alt.Text(f"{value}:Q", format=fmt)))
+        layers.append(
+            base.mark_text(fontSize=10).encode(text=alt.Text(f"{value}:Q", format=fmt))
+        )
     return alt.layer(*layers).properties(title=title, width=cell * nx, height=cell * ny)
 
 
@@ -96,13 +119,18 @@ def bar_scores(
     Introduced in :doc:`/notebooks/01_inventories`.
     """
     data = check_frame(table, [category, value, color, column], "bar_scores")
-    grouped = color is not None and bool((data.groupby(category)[color].nunique() > 1).any())
+    grouped = color is not None and bool(
+        (data.groupby(category)[color].nunique() > 1).any()
+    )
 
     def panel(frame: pd.DataFrame, panel_title: str) -> alt.LayerChart:
         enc = {
-            "y": alt.Y(f"{category}:N", sort=sort, title=None, axis=alt.Axis(labelLimit=240)),
+            "y": alt.Y(
+                f"{category}:N", sort=sort, title=None, axis=alt.Axis(labelLimit=240)
+            ),
             "x": alt.X(f"{value}:Q", title=value_title or value),
-            "tooltip": [c for c in [category, color, column] if c] + [alt.Tooltip(f"{value}:Q", format=fmt)],
+            "tooltip": [c for c in [category, color, column] if c]
+            + [alt.Tooltip(f"{value}:Q", format=fmt)],
         }
         if color:
             enc["color"] = alt.Color(f"{color}:N", title=color)
@@ -110,17 +138,28 @@ def bar_scores(
             enc["yOffset"] = alt.YOffset(f"{color}:N")
         layers: list = [alt.Chart(frame).mark_bar().encode(**enc)]
         if reference:
-            ref = pd.DataFrame({"label": list(reference), "ref": [float(v) for v in reference.values()]})
+            ref = pd.DataFrame(
+                {
+                    "label": list(reference),
+                    "ref": [float(v) for v in reference.values()],
+                }
+            )
             rule = alt.Chart(ref).encode(x="ref:Q")
             layers.append(rule.mark_rule(color="black", strokeDash=[4, 3]))
-            layers.append(rule.mark_text(align="left", dx=3, dy=-4, baseline="bottom", fontSize=10)
-                          .encode(text="label:N", y=alt.value(0)))
+            layers.append(
+                rule.mark_text(
+                    align="left", dx=3, dy=-4, baseline="bottom", fontSize=10
+                ).encode(text="label:N", y=alt.value(0))
+            )
         size = {} if grouped else {"height": alt.Step(18)}
         return alt.layer(*layers).properties(title=panel_title, width=width, **size)
 
     if column is None:
         return panel(data, title)
-    panels = [panel(frame, f"{column} = {key}") for key, frame in data.groupby(column, sort=False)]
+    panels = [
+        panel(frame, f"{column} = {key}")
+        for key, frame in data.groupby(column, sort=False)
+    ]
     return alt.hconcat(*panels).properties(title=title)
 
 
@@ -146,62 +185,58 @@ def interval_chart(
     """
     data = check_frame(table, [category, estimate, low, high, color], "interval_chart")
     y = alt.Y(f"{category}:N", title=None, axis=alt.Axis(labelLimit=240))
-    yoff = {"yOffset": alt.YOffset(f"{color}:N"), "color": alt.Color(f"{color}:N")} if color else {}
-    tips = [category] + ([color] if color else []) + [alt.Tooltip(f"{c}:Q", format=fmt) for c in (estimate, low, high)]
-    bars = alt.Chart(data).mark_rule(strokeWidth=2).encode(
-        y=y, x=alt.X(f"{low}:Q", title=value_title or estimate, scale=alt.Scale(zero=False)), x2=f"{high}:Q",
-        tooltip=tips, **yoff)
-    dots = alt.Chart(data).mark_point(filled=True, size=60).encode(y=y, x=f"{estimate}:Q", tooltip=tips, **yoff)
+    yoff = (
+        {"yOffset": alt.YOffset(f"{color}:N"), "color": alt.Color(f"{color}:N")}
+        if color
+        else {}
+    )
+    tips = (
+        [category]
+        + ([color] if color else [])
+        + [alt.Tooltip(f"{c}:Q", format=fmt) for c in (estimate, low, high)]
+    )
+    bars = (
+        alt.Chart(data)
+        .mark_rule(strokeWidth=2)
+        .encode(
+            y=y,
+            x=alt.X(
+                f"{low}:Q", title=value_title or estimate, scale=alt.Scale(zero=False)
+            ),
+            x2=f"{high}:Q",
+            tooltip=tips,
+            **yoff,
+        )
+    )
+    dots = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=60)
+        .encode(y=y, x=f"{estimate}:Q", tooltip=tips, **yoff)
+    )
     layers: list = [bars, dots]
     if reference:
-        ref = pd.DataFrame({"label": list(reference), "ref": [float(v) for v in reference.values()]})
+        ref = pd.DataFrame(
+            {"label": list(reference), "ref": [float(v) for v in reference.values()]}
+        )
         rule = alt.Chart(ref).encode(x="ref:Q")
-        layers += [rule.mark_rule(color="black", strokeDash=[4, 3]),
-                   rule.mark_text(align="left", dx=3, dy=-4, baseline="bottom", fontSize=10)
-                   .encode(text="label:N", y=alt.value(0))]
+        layers += [
+            rule.mark_rule(color="black", strokeDash=[4, 3]),
+            rule.mark_text(
+                align="left", dx=3, dy=-4, baseline="bottom", fontSize=10
+            ).encode(text="label:N", y=alt.value(0)),
+        ]
     return alt.layer(*layers).properties(title=title, width=360)
 
 
-def bar_seconds(timing: pd.DataFrame) -> alt.Chart:
-    """Horizontal bars of seconds per item, one per scoring mode (columns ``mode``, ``seconds per item``).
-
-    Introduced in :doc:`/notebooks/03_asking_the_model`.
-    """
-    return (
-        alt.Chart(timing)
-        .mark_bar()
-        .encode(
-            x=alt.X("seconds per item:Q", title="seconds per item (log scale)", scale=alt.Scale(type="log")),
-            y=alt.Y("mode:N", title=None),
-            tooltip=["mode", alt.Tooltip("seconds per item:Q", format=".3f")],
-        )
-        .properties(width=420, height=90)
-    )
-
-
-def model_option_profile(scored: pd.DataFrame) -> alt.Chart:
-    """Mean option probability per trait: ``scored`` has ``trait`` and ``p_A``..``p_E`` per item.
-
-    Introduced in :doc:`/notebooks/03_asking_the_model`.
-    """
-    cols = [c for c in scored.columns if c.startswith("p_")]
-    long = scored.groupby("trait")[cols].mean().reset_index().melt("trait", var_name="option", value_name="probability")
-    long["option"] = long["option"].str[2:]
-    return (
-        alt.Chart(long)
-        .mark_bar()
-        .encode(
-            x=alt.X("option:N", title="option (A = Very Accurate ... E = Very Inaccurate)"),
-            y=alt.Y("probability:Q", title="mean probability"),
-            column=alt.Column("trait:N", title="trait"),
-            tooltip=["trait", "option", alt.Tooltip("probability:Q", format=".3f")],
-        )
-        .properties(width=90, height=160)
-    )
-
-
-def scatter(table: pd.DataFrame, x: str, y: str, *, x_title: str | None = None, y_title: str | None = None,
-            tooltip: list[str] | None = None) -> alt.Chart:
+def scatter(
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    tooltip: list[str] | None = None,
+) -> alt.Chart:
     """Points of ``y`` against ``x``, one per row (a few hundred rows at most).
 
     Introduced in :doc:`/notebooks/04_head_probing`.
@@ -210,102 +245,39 @@ def scatter(table: pd.DataFrame, x: str, y: str, *, x_title: str | None = None, 
     return (
         alt.Chart(data)
         .mark_circle(size=70, opacity=0.8)
-        .encode(x=alt.X(f"{x}:Q", title=x_title or x), y=alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=False)),
-                tooltip=tooltip or [x, y])
+        .encode(
+            x=alt.X(f"{x}:Q", title=x_title or x),
+            y=alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=False)),
+            tooltip=tooltip or [x, y],
+        )
         .properties(width=380, height=240)
     )
 
 
-def line(table: pd.DataFrame, x: str, y: str, *, color: str | None = None, x_title: str | None = None,
-         y_title: str | None = None) -> alt.Chart:
+def line(
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    color: str | None = None,
+    x_title: str | None = None,
+    y_title: str | None = None,
+) -> alt.Chart:
     """A line with points of ``y`` against ``x`` (one line per ``color`` group).
 
     Introduced in :doc:`/notebooks/05_pas`.
     """
     data = check_frame(table.sort_values(x), [x, y, color], "line")
-    enc = {"x": alt.X(f"{x}:Q", title=x_title or x), "y": alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=False)),
-           "tooltip": [c for c in (x, y, color) if c]}
+    enc = {
+        "x": alt.X(f"{x}:Q", title=x_title or x),
+        "y": alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=False)),
+        "tooltip": [c for c in (x, y, color) if c],
+    }
     if color:
         enc["color"] = alt.Color(f"{color}:N")
-    return alt.Chart(data).mark_line(point=True).encode(**enc).properties(width=380, height=220)
-
-
-def alpha_slider(sweep: pd.DataFrame) -> alt.Chart:
-    """Option distribution at one alpha, chosen with a slider that works in the static book too.
-
-    ``sweep``: one row per alpha with ``alpha`` and ``p_A``..``p_E``.
-
-    Introduced in :doc:`/notebooks/05_pas`.
-    """
-    data = check_frame(sweep, ["alpha", "p_A", "p_E"], "alpha_slider")
-    long = data.melt("alpha", value_vars=[f"p_{x}" for x in "ABCDE"], var_name="option", value_name="probability")
-    long["option"] = long["option"].str[2:]
-    values = sorted(long["alpha"].unique().tolist())
-    step = float(np.min(np.diff(values))) if len(values) > 1 else 1.0
-    pick = alt.param(name="alpha_value", value=values[0],
-                     bind=alt.binding_range(min=values[0], max=values[-1], step=step, name="alpha "))
     return (
-        alt.Chart(long)
-        .mark_bar()
-        .encode(x=alt.X("option:N", title="option (A = Very Accurate ... E = Very Inaccurate)"),
-                y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
-                tooltip=["alpha", "option", alt.Tooltip("probability:Q", format=".3f")])
-        .add_params(pick)
-        .transform_filter(f"abs(datum.alpha - alpha_value) < {step / 2}")
-        .properties(width=320, height=200)
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(**enc)
+        .properties(width=380, height=220)
     )
-
-
-def method_option_profile(table: pd.DataFrame, *, order: list[str] | None = None, title: str = "") -> alt.Chart:
-    """How each method spreads its answers over the options: one 100 % stacked bar per method.
-
-    ``table``: one row per (method, scored item) or already averaged, with columns ``method`` and
-    ``p_A``..``p_E``; the mean option probabilities per method are drawn (A = Very Accurate left).
-
-    Introduced in :doc:`/notebooks/06_prompting_baselines`.
-    """
-    cols = [f"p_{x}" for x in "ABCDE"]
-    check_frame(table.head(0), ["method", *cols], "method_option_profile")
-    mean = table.groupby("method", sort=False)[cols].mean().reset_index()
-    long = mean.melt("method", var_name="option", value_name="probability")
-    long["option"] = long["option"].str[2:]
-    long["rank"] = long["option"].map({x: i for i, x in enumerate("ABCDE")})
-    return (
-        alt.Chart(long)
-        .mark_bar()
-        .encode(
-            y=alt.Y("method:N", sort=order or mean["method"].tolist(), title=None, axis=alt.Axis(labelLimit=240)),
-            x=alt.X("probability:Q", stack="normalize", title="mean option probability", axis=alt.Axis(format=".0%")),
-            color=alt.Color("option:N", sort=list("ABCDE"), scale=alt.Scale(scheme="redyellowblue", reverse=True),
-                            title="option", legend=alt.Legend(orient="top")),
-            order=alt.Order("rank:Q"),
-            tooltip=["method", "option", alt.Tooltip("probability:Q", format=".3f")],
-        )
-        .properties(title=title, width=380, height=alt.Step(22))
-    )
-
-
-def training_curves(history: pd.DataFrame, *, title: str = "", width: int = 240) -> alt.HConcatChart:
-    """Per-step training curves, one panel per metric, one line per subject.
-
-    ``history``: long table with columns ``step``, ``metric``, ``value`` and ``subject`` (e.g. a
-    DPO loss and a GRPO mean reward per optimiser step). Each panel has its own y scale.
-
-    Introduced in :doc:`/notebooks/07_preference_baselines`.
-    """
-    data = check_frame(history, ["step", "metric", "value", "subject"], "training_curves")
-    data = data.assign(subject=data["subject"].astype(str))
-    panels = []
-    for metric, frame in data.groupby("metric", sort=False):
-        panels.append(
-            alt.Chart(frame)
-            .mark_line(point=True)
-            .encode(
-                x=alt.X("step:Q", title="optimiser step", axis=alt.Axis(tickMinStep=1)),
-                y=alt.Y("value:Q", title=str(metric), scale=alt.Scale(zero=False)),
-                color=alt.Color("subject:N", title="subject"),
-                tooltip=["subject", "step", alt.Tooltip("value:Q", format=".3f")],
-            )
-            .properties(title=str(metric), width=width, height=180)
-        )
-    return alt.hconcat(*panels).properties(title=title)

@@ -55,7 +55,9 @@ def fingerprint(value: Any) -> str:
             digest.update(np.ascontiguousarray(v).tobytes())
         elif isinstance(v, (pd.DataFrame, pd.Series)):
             digest.update(b"frame")
-            digest.update(pd.util.hash_pandas_object(v, index=True).to_numpy().tobytes())
+            digest.update(
+                pd.util.hash_pandas_object(v, index=True).to_numpy().tobytes()
+            )
             names = v.columns if isinstance(v, pd.DataFrame) else [v.name]
             digest.update(json.dumps([str(c) for c in names]).encode())
         elif isinstance(v, dict):
@@ -77,7 +79,11 @@ def fingerprint(value: Any) -> str:
 def _rng_state() -> dict[str, Any]:
     import torch
 
-    state = {"random": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {
+        "random": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -131,12 +137,23 @@ class Checkpoints:
             return None
         try:
             record = pickle.loads(path.read_bytes())
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ImportError,
+            ValueError,
+        ):
             return None  # unreadable (an old format): recompute it
         return record if record.get("key") == subject_key else None
 
-    def each(self, subjects: list, compute: Callable[[Any], Any], inputs_of: Callable[[Any], Any] | None = None,
-             noun: str = "subject") -> dict[Any, Any]:
+    def each(
+        self,
+        subjects: list,
+        compute: Callable[[Any], Any],
+        inputs_of: Callable[[Any], Any] | None = None,
+        noun: str = "subject",
+    ) -> dict[Any, Any]:
         """``{subject: compute(subject)}``, each subject checkpointed when it finishes and skipped when already done.
 
         ``inputs_of(subject)`` gives what the subject's result depends on beyond the loop's key (its prompt,
@@ -145,7 +162,9 @@ class Checkpoints:
         """
         out: dict[Any, Any] = {}
         for s in subjects:
-            subject_key = fingerprint([self.key, str(s), inputs_of(s) if inputs_of else None])
+            subject_key = fingerprint(
+                [self.key, str(s), inputs_of(s) if inputs_of else None]
+            )
             record = self.load(s, subject_key)
             if record is not None:
                 _restore_rng(record["rng"])
@@ -157,8 +176,15 @@ class Checkpoints:
             out[s] = compute(s)
             seconds = time.perf_counter() - start
             if self.folder is not None:
-                record = {"key": subject_key, "value": out[s], "rng": _rng_state(), "seconds": seconds}
-                write_atomically(self.path(s), pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL))
+                record = {
+                    "key": subject_key,
+                    "value": out[s],
+                    "rng": _rng_state(),
+                    "seconds": seconds,
+                }
+                write_atomically(
+                    self.path(s), pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+                )
             self._mark(None)
             print(f"{self.label} {noun} {s}: {seconds:.1f} s", flush=True)
         return out
@@ -172,8 +198,17 @@ class Checkpoints:
         if subject is None:
             mark.unlink(missing_ok=True)
         else:
-            write_atomically(mark, json.dumps({"loop": self.label, "subject": str(subject), "pid": os.getpid(),
-                                               "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}).encode())
+            write_atomically(
+                mark,
+                json.dumps(
+                    {
+                        "loop": self.label,
+                        "subject": str(subject),
+                        "pid": os.getpid(),
+                        "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    }
+                ).encode(),
+            )
 
 
 def in_flight(store: Path) -> list[dict[str, str]]:
@@ -181,7 +216,9 @@ def in_flight(store: Path) -> list[dict[str, str]]:
     marks = []
     for mark in sorted(Path(store).glob(f"checkpoints/*/*/{IN_FLIGHT}")):
         try:
-            marks.append({**json.loads(mark.read_text()), "chapter": mark.parent.parent.name})
+            marks.append(
+                {**json.loads(mark.read_text()), "chapter": mark.parent.parent.name}
+            )
         except (OSError, json.JSONDecodeError):
             continue
     return marks

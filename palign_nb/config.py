@@ -47,14 +47,22 @@ class RunConfig:
         check_name(self.device.split(":")[0], ("auto", "cpu", "cuda", "mps"), "device")
         check_name(self.dtype, ("auto", "float32", "bfloat16", "float16"), "dtype")
         if not isinstance(self.n_subjects, int) or self.n_subjects < 1:
-            raise PalignError(f"n_subjects must be a positive integer, got {self.n_subjects!r}.")
-        if isinstance(self.subjects, str):  # papermill's `-p subjects "[1, 2]"` passes the list as text
+            raise PalignError(
+                f"n_subjects must be a positive integer, got {self.n_subjects!r}."
+            )
+        if isinstance(
+            self.subjects, str
+        ):  # papermill's `-p subjects "[1, 2]"` passes the list as text
             try:
                 self.subjects = yaml.safe_load(self.subjects)
             except yaml.YAMLError:
                 pass  # reported just below
-        if self.subjects is not None and (not isinstance(self.subjects, (list, tuple)) or not self.subjects):
-            raise PalignError(f"subjects must be a non-empty list of subject ids or None, got {self.subjects!r}.")
+        if self.subjects is not None and (
+            not isinstance(self.subjects, (list, tuple)) or not self.subjects
+        ):
+            raise PalignError(
+                f"subjects must be a non-empty list of subject ids or None, got {self.subjects!r}."
+            )
 
     @property
     def model_slug(self) -> str:
@@ -71,12 +79,16 @@ class RunConfig:
 
     def hash(self) -> str:
         """A short hash of every parameter (for file names and caches)."""
-        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return hashlib.sha256(
+            json.dumps(self.as_dict(), sort_keys=True, default=str).encode()
+        ).hexdigest()[:12]
 
 
 _STARTED: list[float] = []
 _CELL_STARTED: list[float] = []  # when the cell running now started
-_CELL_SECONDS: list[float] = []  # every finished cell's seconds since setup, in this kernel
+_CELL_SECONDS: list[
+    float
+] = []  # every finished cell's seconds since setup, in this kernel
 
 
 def _cell_started(*_: Any) -> None:
@@ -97,7 +109,10 @@ def _time_cells() -> None:
     shell = get_ipython()
     if shell is None:
         return
-    for event, callback in (("pre_run_cell", _cell_started), ("post_run_cell", _cell_finished)):
+    for event, callback in (
+        ("pre_run_cell", _cell_started),
+        ("post_run_cell", _cell_finished),
+    ):
         if callback not in shell.events.callbacks[event]:
             shell.events.register(event, callback)
 
@@ -115,14 +130,18 @@ def setup(cfg: RunConfig, threads: int | None = None) -> None:
     torch.manual_seed(cfg.seed)
     n = threads or int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
     torch.set_num_threads(n)
-    print(f"model={cfg.model_id} device={cfg.device} inventory={cfg.inventory} keying={cfg.keying} "
-          f"seed={cfg.seed} results={cfg.results_path}")
+    print(
+        f"model={cfg.model_id} device={cfg.device} inventory={cfg.inventory} keying={cfg.keying} "
+        f"seed={cfg.seed} results={cfg.results_path}"
+    )
 
 
 def runtime_minutes() -> float:
     """Minutes since :func:`setup` ran in this kernel: the chapter's measured runtime, glued in its intro."""
     if not _STARTED:
-        raise PalignError("runtime_minutes() before setup(cfg): run the chapter's setup cell first.")
+        raise PalignError(
+            "runtime_minutes() before setup(cfg): run the chapter's setup cell first."
+        )
     return (time.perf_counter() - _STARTED[0]) / 60
 
 

@@ -21,50 +21,40 @@ generator and starts the chapter's clock. It then gives the chapter, in one plac
 
 from __future__ import annotations
 
-import ast
 import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, longest_cell_seconds, machine_description, runtime_minutes, setup
+from .config import (
+    RunConfig,
+    longest_cell_seconds,
+    machine_description,
+    runtime_minutes,
+    setup,
+)
 from .errors import PalignError, StoreMissing
+from .parameters_cell import declared_parameter_names
 from .paths import repo_root
 
 #: The RunConfig fields a chapter may declare; every other parameter goes to ``cfg.extra``.
-CONFIG_FIELDS = ("model_id", "device", "dtype", "inventory", "keying", "n_subjects", "subjects", "seed", "results_dir")
+CONFIG_FIELDS = (
+    "model_id",
+    "device",
+    "dtype",
+    "inventory",
+    "keying",
+    "n_subjects",
+    "subjects",
+    "seed",
+    "results_dir",
+)
 #: The kinds of files a chapter keeps in the results store besides its tables: folder per kind.
-STORE_FOLDERS = {"persona": "personas", "activations": "activations", "adapter": "adapters"}
-
-
-def declared_parameters(notebook: Path) -> dict[str, Any]:
-    """The names and literal defaults assigned in a notebook's ``parameters`` cell, in order: the book's one
-    parser of it (the chapter context, ``palign-run`` and the hygiene tests). Each statement must be
-    ``name: type = literal``; anything else is refused with the line to fix."""
-    cells = json.loads(Path(notebook).read_text())["cells"]
-    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(tagged) != 1:
-        raise PalignError(f"{Path(notebook).name} needs exactly one cell tagged `parameters`, found {len(tagged)}.")
-    values: dict[str, Any] = {}
-    for stmt in ast.parse("".join(tagged[0]["source"])).body:
-        where = f"{Path(notebook).name}, parameters cell line {stmt.lineno}"
-        if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
-            raise PalignError(f"{where}: only `name: type = literal` assignments are allowed (derive values in the "
-                              "next cell: papermill injects overrides after this one).")
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        if not all(isinstance(t, ast.Name) for t in targets):
-            raise PalignError(f"{where}: assign to plain names.")
-        try:
-            value = ast.literal_eval(stmt.value)
-        except ValueError:
-            raise PalignError(f"{where}: `{ast.unparse(stmt.value)}` is not a literal.") from None
-        values.update({t.id: value for t in targets})
-    return values
-
-
-def declared_parameter_names(notebook: Path) -> list[str]:
-    """The names assigned in a notebook's ``parameters`` cell, in order."""
-    return list(declared_parameters(notebook))
+STORE_FOLDERS = {
+    "persona": "personas",
+    "activations": "activations",
+    "adapter": "adapters",
+}
 
 
 class Chapter:
@@ -119,7 +109,9 @@ class Chapter:
         from .activations import load_activations
         from .store import require_json
 
-        index = require_json(self.cfg, "activations_index", produced_by="04_head_probing")
+        index = require_json(
+            self.cfg, "activations_index", produced_by="04_head_probing"
+        )
         return load_activations(self.path("activations", index["path"].split("/")[-1]))
 
     @cached_property
@@ -132,7 +124,9 @@ class Chapter:
     # --- records for the prose --------------------------------------------------------------
     def _key(self, key: str) -> str:
         if not key.startswith(f"c{self.number}_"):
-            raise PalignError(f"glue key {key!r}: chapter {self.name} records keys that start with 'c{self.number}_'.")
+            raise PalignError(
+                f"glue key {key!r}: chapter {self.name} records keys that start with 'c{self.number}_'."
+            )
         return key
 
     def record(self, key: str, value: Any) -> Any:
@@ -157,7 +151,9 @@ class Chapter:
         from .findings import Sentence
 
         for key, value in values.items():
-            self.finding(key, value) if isinstance(value, Sentence) else self.record(key, value)
+            self.finding(key, value) if isinstance(value, Sentence) else self.record(
+                key, value
+            )
         return values
 
     def done(self) -> float:
@@ -166,7 +162,9 @@ class Chapter:
         minutes = runtime_minutes()
         self.record(f"c{self.number}_runtime_min", minutes)
         machine = machine_description(self.cfg.device)
-        if "model" in self.__dict__:  # the precision it computed in, where this chapter ran the model
+        if (
+            "model" in self.__dict__
+        ):  # the precision it computed in, where this chapter ran the model
             from .precision import dtype_name
 
             machine += f" in {dtype_name(self.model.dtype)}"
@@ -182,16 +180,27 @@ class Chapter:
         from .checkpoints import Checkpoints, code_version, fingerprint
 
         if not loop or "/" in loop:
-            raise PalignError(f"checkpoints({loop!r}): name the loop with a plain word, e.g. 'pas_icl_papi'.")
-        cells = json.loads((repo_root() / "notebooks" / f"{self.name}.ipynb").read_text())["cells"]
-        code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]  # an edited chapter recomputes
-        return Checkpoints(self.cfg.results_path / "checkpoints" / self.name / loop, label=loop,
-                           key=fingerprint([code_version(), code]))
+            raise PalignError(
+                f"checkpoints({loop!r}): name the loop with a plain word, e.g. 'pas_icl_papi'."
+            )
+        cells = json.loads(
+            (repo_root() / "notebooks" / f"{self.name}.ipynb").read_text()
+        )["cells"]
+        code = [
+            "".join(c["source"]) for c in cells if c["cell_type"] == "code"
+        ]  # an edited chapter recomputes
+        return Checkpoints(
+            self.cfg.results_path / "checkpoints" / self.name / loop,
+            label=loop,
+            key=fingerprint([code_version(), code]),
+        )
 
     def path(self, kind: str, name: str) -> Path:
         """Where a ``persona``, ``activations`` file or ``adapter`` folder called ``name`` lives in the store."""
         if kind not in STORE_FOLDERS:
-            raise PalignError(f"kind={kind!r}: the store keeps {', '.join(STORE_FOLDERS)}.")
+            raise PalignError(
+                f"kind={kind!r}: the store keeps {', '.join(STORE_FOLDERS)}."
+            )
         folder = self.cfg.results_path / STORE_FOLDERS[kind]
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
@@ -201,7 +210,7 @@ class Chapter:
         return self.path("persona", f"{method}_{keying}_{subject}")
 
     def save_personas(self, method: str, keying: str, personas: dict) -> None:
-        """Keep every subject's persona of :func:`palign_nb.all_subjects.run_pas` (their provenance is set there)."""
+        """Keep every subject's persona of :func:`palign_nb.pas_every_subject.run_pas` (their provenance is set there)."""
         from .pas import save_persona
 
         for subject, persona in personas.items():
@@ -214,51 +223,104 @@ class Chapter:
         path = self.persona_path(method, keying, subject)
         if not path.with_suffix(".safetensors").exists():
             chapter = "08_dark_triad" if self.cfg.inventory == "sd3" else "05_pas"
-            raise StoreMissing(f"No {method} persona for subject {subject} under keying={keying} in the results store "
-                               f"(looked for {path}.safetensors). Run notebooks/{chapter}.ipynb with the same model_id, "
-                               f"inventory, keying and results_dir first.")
+            raise StoreMissing(
+                f"No {method} persona for subject {subject} under keying={keying} in the results store "
+                f"(looked for {path}.safetensors). Run notebooks/{chapter}.ipynb with the same model_id, "
+                f"inventory, keying and results_dir first."
+            )
         return load_persona(path, lm)
 
     def entry(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """The manifest entry's own fields for a write of this chapter: the model's revision once the model is
         loaded, then ``extra`` (the chapter, the run's parameters and the time are added by the store)."""
-        loaded = ({"model_revision": self.model.revision, "precision": self.model.precision}
-                  if "model" in self.__dict__ else {})
+        loaded = (
+            {"model_revision": self.model.revision, "precision": self.model.precision}
+            if "model" in self.__dict__
+            else {}
+        )
         return {**loaded, **(extra or {})}
 
-    def save_table(self, name: str, table, wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+    def save_table(
+        self,
+        name: str,
+        table,
+        wall_s: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Path:
         """:func:`palign_nb.store.save_table` as this chapter, with :meth:`entry` in the manifest."""
         from .store import save_table
 
-        return save_table(self.cfg, name, table, chapter=self.name, wall_s=wall_s, extra=self.entry(extra))
+        return save_table(
+            self.cfg,
+            name,
+            table,
+            chapter=self.name,
+            wall_s=wall_s,
+            extra=self.entry(extra),
+        )
 
-    def save_json(self, name: str, obj: Any, wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+    def save_json(
+        self,
+        name: str,
+        obj: Any,
+        wall_s: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Path:
         """:func:`palign_nb.store.save_json` as this chapter, with :meth:`entry` in the manifest."""
         from .store import save_json
 
-        return save_json(self.cfg, name, obj, chapter=self.name, wall_s=wall_s, extra=self.entry(extra))
+        return save_json(
+            self.cfg,
+            name,
+            obj,
+            chapter=self.name,
+            wall_s=wall_s,
+            extra=self.entry(extra),
+        )
 
-    def save_timings(self, table, wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+    def save_timings(
+        self, table, wall_s: float | None = None, extra: dict[str, Any] | None = None
+    ) -> Path:
         """This chapter's timings under their registered name (:func:`palign_nb.methods.timings_table`)."""
         from .methods import timings_table
 
-        return self.save_table(timings_table(self.name), table, wall_s=wall_s, extra=extra)
+        return self.save_table(
+            timings_table(self.name), table, wall_s=wall_s, extra=extra
+        )
 
-    def save_predictions(self, key: str, table, keying: str = "papi", wall_s: float | None = None,
-                         extra: dict[str, Any] | None = None) -> str:
+    def save_predictions(
+        self,
+        key: str,
+        table,
+        keying: str = "papi",
+        wall_s: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
         """:func:`palign_nb.store.save_predictions` as this chapter (its registered writer); returns the table's name."""
         from .store import save_predictions
 
-        return save_predictions(self.cfg, key, table, chapter=self.name, keying=keying, wall_s=wall_s, extra=self.entry(extra))
+        return save_predictions(
+            self.cfg,
+            key,
+            table,
+            chapter=self.name,
+            keying=keying,
+            wall_s=wall_s,
+            extra=self.entry(extra),
+        )
 
 
 def chapter(name: str, namespace: dict[str, Any]) -> Chapter:
     """The context of chapter ``name`` (e.g. ``"05_pas"``), from the parameters it declares in ``namespace``."""
     notebook = repo_root() / "notebooks" / f"{name}.ipynb"
     if not notebook.exists():
-        raise PalignError(f"chapter({name!r}): no notebooks/{name}.ipynb; give the notebook's file name without .ipynb.")
+        raise PalignError(
+            f"chapter({name!r}): no notebooks/{name}.ipynb; give the notebook's file name without .ipynb."
+        )
     names = declared_parameter_names(notebook)
     missing = [n for n in names if n not in namespace]
     if missing:
-        raise PalignError(f"chapter({name!r}): run the parameters cell first (not defined: {', '.join(missing)}).")
+        raise PalignError(
+            f"chapter({name!r}): run the parameters cell first (not defined: {', '.join(missing)})."
+        )
     return Chapter(name, {n: namespace[n] for n in names})

@@ -24,25 +24,40 @@ import numpy as np
 import pandas as pd
 
 from .errors import PalignError
-from .inventories import (LETTER_TO_VALUE, OPTION_LETTERS, Inventory, check_name, keyed_values, reverse_keyed,
-                          target_direction)
+from .inventories import (
+    LETTER_TO_VALUE,
+    OPTION_LETTERS,
+    Inventory,
+    check_name,
+    keyed_values,
+    reverse_keyed,
+    target_direction,
+)
 from .metrics import alignment_score, long_table
 from .readouts import OPTION_VALUES, PROB_COLUMNS, distribution_median
 
 #: The predictors chapter 09 shows beside the methods, by key: the trivial ones, then the population controls.
-PREDICTORS: dict[str, str] = {"always_C": "always C", "trait_mean": "trait mean",
-                              "item_prior_loo": "item prior (leave one out)", "trait_offset": "trait offset",
-                              "best_constant": "best constant"}
+PREDICTORS: dict[str, str] = {
+    "always_C": "always C",
+    "trait_mean": "trait mean",
+    "item_prior_loo": "item prior (leave one out)",
+    "trait_offset": "trait offset",
+    "best_constant": "best constant",
+}
 #: Of :data:`PREDICTORS`, those that read only the subject's own known answers (the paper's data, no population).
 TRIVIAL: tuple[str, ...] = ("always_C", "trait_mean")
 #: Every kind :func:`trivial_predictions` makes.
-TRIVIAL_KINDS: tuple[str, ...] = tuple(f"always_{x}" for x in OPTION_LETTERS) + ("trait_mean",)
+TRIVIAL_KINDS: tuple[str, ...] = tuple(f"always_{x}" for x in OPTION_LETTERS) + (
+    "trait_mean",
+)
 
 
 def _require(table: pd.DataFrame, columns: list[str], where: str) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise PalignError(f"{where} needs columns {missing}; the table has {sorted(map(str, table.columns))}.")
+        raise PalignError(
+            f"{where} needs columns {missing}; the table has {sorted(map(str, table.columns))}."
+        )
 
 
 # --- from the subject's own answers -------------------------------------------------------------------
@@ -69,7 +84,9 @@ def trivial_predictions(
         table["predicted"] = float(value)
         return table
     known_signs = inventory.items.loc[known_items, "sign"].to_numpy()
-    keyed = keyed_values(answers[known_items].to_numpy(), known_signs, inventory).astype(float)
+    keyed = keyed_values(
+        answers[known_items].to_numpy(), known_signs, inventory
+    ).astype(float)
     keyed[keyed == 0] = np.nan
     known_traits = inventory.items.loc[known_items, "trait"].to_numpy()
     test_traits = inventory.items.loc[test_items, "trait"].to_numpy()
@@ -77,11 +94,19 @@ def trivial_predictions(
     for trait in inventory.trait_order:
         cols = known_traits == trait
         with np.errstate(all="ignore"):
-            mean = np.nanmean(keyed[:, cols], axis=1) if cols.any() else np.full(len(answers), np.nan)
-        mean = np.where(np.isnan(mean), 3.0, np.round(mean))  # numpy rounds half to even
+            mean = (
+                np.nanmean(keyed[:, cols], axis=1)
+                if cols.any()
+                else np.full(len(answers), np.nan)
+            )
+        mean = np.where(
+            np.isnan(mean), 3.0, np.round(mean)
+        )  # numpy rounds half to even
         pred[:, test_traits == trait] = mean[:, None]
     # The prediction is in the trait's direction; the target space runs against it where the direction is -1.
-    pred = reverse_keyed(pred, target_direction(inventory, keying).loc[test_items].to_numpy())
+    pred = reverse_keyed(
+        pred, target_direction(inventory, keying).loc[test_items].to_numpy()
+    )
     table["predicted"] = pred.reshape(-1)
     return table
 
@@ -91,7 +116,9 @@ def trivial_predictions(
 
 def _one_row_per_pair(table: pd.DataFrame, name: str) -> None:
     if table.duplicated(["subject", "item"]).any():
-        raise PalignError(f"{name}: the table has more than one row for a (subject, item); pass one method's rows.")
+        raise PalignError(
+            f"{name}: the table has more than one row for a (subject, item); pass one method's rows."
+        )
 
 
 def _other_subject_counts(table: pd.DataFrame) -> np.ndarray:
@@ -103,8 +130,15 @@ def _other_subject_counts(table: pd.DataFrame) -> np.ndarray:
     target = table["target"].to_numpy()
     onehot = np.zeros((len(table), len(OPTION_LETTERS)))
     answered = target > 0
-    onehot[np.flatnonzero(answered), (len(OPTION_LETTERS) - target[answered]).astype(int)] = 1.0
-    item_counts = pd.DataFrame(onehot).groupby(table["item"].to_numpy()).transform("sum").to_numpy()
+    onehot[
+        np.flatnonzero(answered), (len(OPTION_LETTERS) - target[answered]).astype(int)
+    ] = 1.0
+    item_counts = (
+        pd.DataFrame(onehot)
+        .groupby(table["item"].to_numpy())
+        .transform("sum")
+        .to_numpy()
+    )
     return item_counts - onehot
 
 
@@ -140,7 +174,9 @@ def _loo_item_means(table: pd.DataFrame) -> np.ndarray:
         return np.where(n > 0, (counts @ OPTION_VALUES) / n, np.nan)
 
 
-def trait_offset_predictions(test: pd.DataFrame, known: pd.DataFrame, direction: pd.Series | None = None) -> pd.DataFrame:
+def trait_offset_predictions(
+    test: pd.DataFrame, known: pd.DataFrame, direction: pd.Series | None = None
+) -> pd.DataFrame:
     """The population prior moved by how far this subject sits from the population in the trait.
 
     From the subject's KNOWN answers (``known``: rows subject, item, trait, target): its offset in a
@@ -162,23 +198,38 @@ def trait_offset_predictions(test: pd.DataFrame, known: pd.DataFrame, direction:
     _one_row_per_pair(known, "trait_offset_predictions (known)")
     unknown = set(test["subject"]) - set(known["subject"])
     if unknown:
-        raise PalignError(f"No known-item rows for subjects {sorted(map(str, unknown))[:5]}: pass their known items "
-                          "(same subject ids and type; a missing answer is a row with target 0).")
+        raise PalignError(
+            f"No known-item rows for subjects {sorted(map(str, unknown))[:5]}: pass their known items "
+            "(same subject ids and type; a missing answer is a row with target 0)."
+        )
 
     def signs_of(items: pd.Series) -> np.ndarray:
         if direction is None:
             return np.ones(len(items))
         missing = set(items) - set(direction.index)
         if missing:
-            raise PalignError(f"No direction for items {sorted(missing)[:5]}; pass inventories.target_direction(inventory, keying).")
+            raise PalignError(
+                f"No direction for items {sorted(missing)[:5]}; pass inventories.target_direction(inventory, keying)."
+            )
         return direction.loc[items].to_numpy(dtype=float)
 
-    deviation = (known["target"].to_numpy() - _loo_item_means(known)) * signs_of(known["item"])
+    deviation = (known["target"].to_numpy() - _loo_item_means(known)) * signs_of(
+        known["item"]
+    )
     usable = (known["target"].to_numpy() > 0) & ~np.isnan(deviation)
-    offsets = pd.Series(deviation[usable]).groupby(
-        [known["subject"].to_numpy()[usable], known["trait"].to_numpy()[usable]]).mean()
+    offsets = (
+        pd.Series(deviation[usable])
+        .groupby(
+            [known["subject"].to_numpy()[usable], known["trait"].to_numpy()[usable]]
+        )
+        .mean()
+    )
     keys = pd.MultiIndex.from_arrays([test["subject"], test["trait"]])
-    offset = offsets.reindex(keys).fillna(0.0).to_numpy() if len(offsets) else np.zeros(len(test))
+    offset = (
+        offsets.reindex(keys).fillna(0.0).to_numpy()
+        if len(offsets)
+        else np.zeros(len(test))
+    )
     start = np.nan_to_num(_loo_item_means(test), nan=3.0)
     out = test.copy()
     out["offset"] = offset
@@ -203,7 +254,9 @@ def best_constant(validation: pd.DataFrame, variant: str = "faithful") -> int:
     _require(validation, ["subject", "trait", "target"], "best_constant")
     best_value, best_score = 0, np.inf
     for value in OPTION_VALUES.astype(int):
-        score = alignment_score(constant_predictions(validation, int(value)), variant)["composite"]
+        score = alignment_score(constant_predictions(validation, int(value)), variant)[
+            "composite"
+        ]
         if score < best_score:
             best_value, best_score = int(value), score
     return best_value
@@ -212,8 +265,15 @@ def best_constant(validation: pd.DataFrame, variant: str = "faithful") -> int:
 # --- on the rows a chapter compares -------------------------------------------------------------------
 
 
-def population_controls(answers: pd.DataFrame, test: list[str], known: list[str], validation: list[str],
-                        inventory: Inventory, keying: str, variant: str = "faithful") -> dict[str, pd.DataFrame]:
+def population_controls(
+    answers: pd.DataFrame,
+    test: list[str],
+    known: list[str],
+    validation: list[str],
+    inventory: Inventory,
+    keying: str,
+    variant: str = "faithful",
+) -> dict[str, pd.DataFrame]:
     """The three population controls on every subject of ``answers`` x the ``test`` items, by key.
 
     ``answers`` is the population (the test subjects): each subject's item prior and trait offset read
@@ -222,28 +282,49 @@ def population_controls(answers: pd.DataFrame, test: list[str], known: list[str]
     """
     test_rows = long_table(answers, list(test), inventory, keying)
     known_rows = long_table(answers, list(known), inventory, keying)
-    value = best_constant(long_table(answers, list(validation), inventory, keying), variant)
+    value = best_constant(
+        long_table(answers, list(validation), inventory, keying), variant
+    )
     return {
         "item_prior_loo": loo_item_prior(test_rows).drop(columns="prior_n"),
-        "trait_offset": trait_offset_predictions(test_rows, known_rows, target_direction(inventory, keying))
-        .drop(columns="offset"),
+        "trait_offset": trait_offset_predictions(
+            test_rows, known_rows, target_direction(inventory, keying)
+        ).drop(columns="offset"),
         "best_constant": constant_predictions(test_rows, value),
     }
 
 
-def with_trivial(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, inventory: Inventory, known: list[str],
-                 keying: str) -> dict[str, pd.DataFrame]:
+def with_trivial(
+    tables: dict[str, pd.DataFrame],
+    answers: pd.DataFrame,
+    inventory: Inventory,
+    known: list[str],
+    keying: str,
+) -> dict[str, pd.DataFrame]:
     """``tables`` (cut by :func:`palign_nb.results.common_rows`) plus the :data:`TRIVIAL` predictors on their
     subjects and items, by key."""
     first = next(iter(tables.values()))
     subjects = [int(s) for s in first["subject"].unique()]
     items = list(dict.fromkeys(first["item"]))
-    return {**tables, **{kind: trivial_predictions(answers.loc[subjects], inventory, known, items, kind, keying)
-                         for kind in TRIVIAL}}
+    return {
+        **tables,
+        **{
+            kind: trivial_predictions(
+                answers.loc[subjects], inventory, known, items, kind, keying
+            )
+            for kind in TRIVIAL
+        },
+    }
 
 
-def with_controls(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, inventory: Inventory, known: list[str],
-                  validation: list[str], keying: str) -> dict[str, pd.DataFrame]:
+def with_controls(
+    tables: dict[str, pd.DataFrame],
+    answers: pd.DataFrame,
+    inventory: Inventory,
+    known: list[str],
+    validation: list[str],
+    keying: str,
+) -> dict[str, pd.DataFrame]:
     """``tables`` (cut by :func:`palign_nb.results.common_rows`) plus every one of :data:`PREDICTORS` on their
     subjects and items, by key: the :data:`TRIVIAL` ones as :func:`with_trivial`, and
     :func:`population_controls` with ``answers`` as the population (pass the test subjects). A subject of
@@ -253,10 +334,14 @@ def with_controls(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, invent
     subjects = [int(s) for s in first["subject"].unique()]
     missing = sorted(set(subjects) - set(answers.index))
     if missing:
-        raise PalignError(f"Subjects {missing[:5]} are not in the answers the controls read: pass the test subjects' answers.")
+        raise PalignError(
+            f"Subjects {missing[:5]} are not in the answers the controls read: pass the test subjects' answers."
+        )
     out = with_trivial(tables, answers, inventory, known, keying)
     items = list(dict.fromkeys(first["item"]))
     keys = pd.MultiIndex.from_arrays([first["subject"].astype(int), first["item"]])
-    for key, table in population_controls(answers, items, known, validation, inventory, keying).items():
+    for key, table in population_controls(
+        answers, items, known, validation, inventory, keying
+    ).items():
         out[key] = table.set_index(["subject", "item"]).loc[keys].reset_index()
     return out

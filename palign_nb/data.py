@@ -55,15 +55,28 @@ def load_papi_full(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.exists():
-        raise PalignError(f"No file at {path}. Download PAPI-300K yourself and pass its path; the book ships only the 300-subject test set.")
-    readers = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"), ".parquet": pd.read_parquet,
-               ".json": pd.read_json, ".jsonl": lambda p: pd.read_json(p, lines=True)}
+        raise PalignError(
+            f"No file at {path}. Download PAPI-300K yourself and pass its path; the book ships only the 300-subject test set."
+        )
+    readers = {
+        ".csv": pd.read_csv,
+        ".tsv": lambda p: pd.read_csv(p, sep="\t"),
+        ".parquet": pd.read_parquet,
+        ".json": pd.read_json,
+        ".jsonl": lambda p: pd.read_json(p, lines=True),
+    }
     if path.suffix not in readers:
         raise PalignError(f"Cannot read {path.name}: use one of {', '.join(readers)}.")
     frame = readers[path.suffix](path)
-    missing = [c for c in ["case", *get_inventory("ipip").items.index] if c not in frame.columns]
+    missing = [
+        c
+        for c in ["case", *get_inventory("ipip").items.index]
+        if c not in frame.columns
+    ]
     if missing:
-        raise PalignError(f"{path.name} lacks columns {missing[:5]}...: it must have `case` and i1..i300 like data/papi/Test-set.json.")
+        raise PalignError(
+            f"{path.name} lacks columns {missing[:5]}...: it must have `case` and i1..i300 like data/papi/Test-set.json."
+        )
     frame = frame.set_index("case")
     check_answers(frame, get_inventory("ipip"))
     return frame
@@ -83,7 +96,11 @@ def load_sd3() -> pd.DataFrame:
 
 
 PAPER_SD3 = "sd3/paper"
-SD3_PAPER_FILES = ("dark_triad_Test_set.json", "dark_triad_split.json", "dark_triad-ItemKey.xls")
+SD3_PAPER_FILES = (
+    "dark_triad_Test_set.json",
+    "dark_triad_split.json",
+    "dark_triad-ItemKey.xls",
+)
 
 
 def _checked_paper_sd3_file(name: str) -> Path:
@@ -92,10 +109,14 @@ def _checked_paper_sd3_file(name: str) -> Path:
     source = _require_file(folder / "SOURCE.md").read_text()
     match = re.search(rf"`{re.escape(name)}`\s*\|\s*`([0-9a-f]{{64}})`", source)
     if match is None:
-        raise PalignError(f"{folder / 'SOURCE.md'} records no sha256 for {name}. {RESTORE}")
+        raise PalignError(
+            f"{folder / 'SOURCE.md'} records no sha256 for {name}. {RESTORE}"
+        )
     path = _require_file(folder / name)
     if file_sha256(path) != match.group(1):
-        raise PalignError(f"{path} does not match the sha256 in SOURCE.md: it was changed. {RESTORE}")
+        raise PalignError(
+            f"{path} does not match the sha256 in SOURCE.md: it was changed. {RESTORE}"
+        )
     return path
 
 
@@ -118,20 +139,33 @@ def sd3_paper_subjects() -> list[int]:
     released = pd.DataFrame(json.loads(path.read_text()))
     missing = [c for c in key if c not in released.columns]
     if missing or len(released) != 300:
-        raise PalignError(f"{path.name} should hold 300 subjects with {key[0]}..{key[26]}, country and source; "
-                          f"found {len(released)} rows, missing columns {missing}. {RESTORE}")
+        raise PalignError(
+            f"{path.name} should hold 300 subjects with {key[0]}..{key[26]}, country and source; "
+            f"found {len(released)} rows, missing columns {missing}. {RESTORE}"
+        )
     sd = load_sd3()
-    first_row = (sd.reset_index().astype({"country": str}).groupby(key, sort=False)["subject"].min())
+    first_row = (
+        sd.reset_index()
+        .astype({"country": str})
+        .groupby(key, sort=False)["subject"]
+        .min()
+    )
     lookup = released[key].astype({"country": str})
     index = pd.MultiIndex.from_frame(lookup)
     found = first_row.reindex(index)
     if found.isna().any():
-        lost = [int(i) for i in found.reset_index(drop=True).index[found.isna().to_numpy()]]
-        raise PalignError(f"{len(lost)} of the paper's 300 SD3 test subjects (positions {lost[:5]} in {path.name}) match no "
-                          f"row of data/sd3/data.csv. {RESTORE}")
+        lost = [
+            int(i) for i in found.reset_index(drop=True).index[found.isna().to_numpy()]
+        ]
+        raise PalignError(
+            f"{len(lost)} of the paper's 300 SD3 test subjects (positions {lost[:5]} in {path.name}) match no "
+            f"row of data/sd3/data.csv. {RESTORE}"
+        )
     rows = [int(r) for r in found.to_numpy()]
     if len(set(rows)) != len(rows):
-        raise PalignError(f"{path.name} lists the same answer sheet twice; expected 300 distinct subjects. {RESTORE}")
+        raise PalignError(
+            f"{path.name} lists the same answer sheet twice; expected 300 distinct subjects. {RESTORE}"
+        )
     return rows
 
 
@@ -149,7 +183,9 @@ def sd3_paper_item_split() -> tuple[list[str], list[str]]:
     order = get_inventory("sd3").items.index.tolist()
     known, test = sorted(split["train_index"]), sorted(split["test_index"])
     if set(known) & set(test) or sorted(known + test) != list(range(len(order))):
-        raise PalignError(f"{path.name} must split the {len(order)} SD3 items into disjoint known and test positions. {RESTORE}")
+        raise PalignError(
+            f"{path.name} must split the {len(order)} SD3 items into disjoint known and test positions. {RESTORE}"
+        )
     return [order[i] for i in known], [order[i] for i in test]
 
 
@@ -163,7 +199,9 @@ def paper_item_split() -> tuple[list[str], list[str]]:
     """The paper's IPIP split: 120 known items (IPIP-NEO-120 order) and 180 test items (ascending)."""
     path = _require_file(data_dir() / "papi" / "mpi_300_split.json")
     split = json.loads(path.read_text())
-    return [f"i{n}" for n in split["train_index"]], [f"i{n}" for n in split["test_index"]]
+    return [f"i{n}" for n in split["train_index"]], [
+        f"i{n}" for n in split["test_index"]
+    ]
 
 
 @lru_cache(maxsize=None)

@@ -21,11 +21,23 @@ class Sentence(str):
 
 
 def _fmt(value: float, fmt: str) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+    return (
+        "n/a"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else format(value, fmt)
+    )
 
 
-def compare(name_a: str, a: float, name_b: str, b: float, *, lower_is_better: bool = True,
-            fmt: str = ".2f", tie: float = TIE) -> str:
+def compare(
+    name_a: str,
+    a: float,
+    name_b: str,
+    b: float,
+    *,
+    lower_is_better: bool = True,
+    fmt: str = ".2f",
+    tie: float = TIE,
+) -> str:
     """'A (x) is better than B (y)', 'is worse than' or 'ties with', judged by the numbers given."""
     if any(math.isnan(v) for v in (a, b)):
         return f"{name_a} ({_fmt(a, fmt)}) and {name_b} ({_fmt(b, fmt)}) cannot be compared in this run"
@@ -43,7 +55,11 @@ def count_of(k: int, n: int, noun: str) -> str:
     if n == 0:
         return f"no {noun}"
     if n == 1:
-        return f"the only {noun.rstrip('s')}" if k == 1 else f"not the only {noun.rstrip('s')}"
+        return (
+            f"the only {noun.rstrip('s')}"
+            if k == 1
+            else f"not the only {noun.rstrip('s')}"
+        )
     if k == 0:
         return f"none of the {n} {noun}"
     if k == n:
@@ -70,8 +86,15 @@ def share_word(share: float) -> str:
     return "almost all"
 
 
-def trend(name: str, first: float, last: float, *, lower_is_better: bool = True, fmt: str = ".2f",
-          tie: float = TIE) -> str:
+def trend(
+    name: str,
+    first: float,
+    last: float,
+    *,
+    lower_is_better: bool = True,
+    fmt: str = ".2f",
+    tie: float = TIE,
+) -> str:
     """'<name> improves from x to y', 'worsens from x to y' or 'stays at x'."""
     if any(math.isnan(v) for v in (first, last)):
         return f"{name} was not measured at both ends"
@@ -84,8 +107,10 @@ def trend(name: str, first: float, last: float, *, lower_is_better: bool = True,
 def significance_possible(smallest_p: float, level: float = 0.05) -> str:
     """Whether a paired test over these subjects can reach the level at all."""
     if smallest_p >= level:
-        return (f"no difference can be significant at this scale (the smallest p-value possible is "
-                f"{smallest_p:.3g}, not below {level:g})")
+        return (
+            f"no difference can be significant at this scale (the smallest p-value possible is "
+            f"{smallest_p:.3g}, not below {level:g})"
+        )
     return f"a difference can reach p < {level:g} at this scale (the smallest p-value possible is {smallest_p:.3g})"
 
 

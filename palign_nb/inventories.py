@@ -52,7 +52,11 @@ BIG_FIVE: dict[str, str] = {
     "N": "Neuroticism",
     "O": "Openness",
 }
-DARK_TRIAD: dict[str, str] = {"M": "Machiavellianism", "N": "Narcissism", "P": "Psychopathy"}
+DARK_TRIAD: dict[str, str] = {
+    "M": "Machiavellianism",
+    "N": "Narcissism",
+    "P": "Psychopathy",
+}
 SD3_REVERSED: tuple[str, ...] = ("N2", "N6", "N8", "P2", "P7")
 
 
@@ -86,14 +90,18 @@ def check_name(value: str, allowed: tuple[str, ...] | list[str], what: str) -> s
         return value
     close = difflib.get_close_matches(str(value), list(allowed), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise PalignError(f"Unknown {what} {value!r}.{hint} Choose one of: {', '.join(map(str, allowed))}.")
+    raise PalignError(
+        f"Unknown {what} {value!r}.{hint} Choose one of: {', '.join(map(str, allowed))}."
+    )
 
 
 @lru_cache(maxsize=None)
 def _ipip() -> Inventory:
     path = data_dir() / "papi" / "IPIP-NEO-ItemKey.csv"
     if not path.exists():
-        raise PalignError(f"Missing data file {path}. Restore it with `git checkout -- data/` (it ships with the book).")
+        raise PalignError(
+            f"Missing data file {path}. Restore it with `git checkout -- data/` (it ships with the book)."
+        )
     key = pd.read_csv(path)
     items = pd.DataFrame(
         {
@@ -114,18 +122,37 @@ def _ipip() -> Inventory:
 def _sd3() -> Inventory:
     path = data_dir() / "sd3" / "codebook.txt"
     if not path.exists():
-        raise PalignError(f"Missing data file {path}. Restore it with `git checkout -- data/` (it ships with the book).")
+        raise PalignError(
+            f"Missing data file {path}. Restore it with `git checkout -- data/` (it ships with the book)."
+        )
     rows = []
     for line in path.read_text(encoding="cp1252").splitlines():
         parts = line.split("\t")
-        if len(parts) == 2 and len(parts[0]) == 2 and parts[0][0] in DARK_TRIAD and parts[0][1].isdigit():
+        if (
+            len(parts) == 2
+            and len(parts[0]) == 2
+            and parts[0][0] in DARK_TRIAD
+            and parts[0][1].isdigit()
+        ):
             col, text = parts[0], parts[1].strip()
-            rows.append((col, text, col[0], DARK_TRIAD[col[0]], -1 if col in SD3_REVERSED else 1))
-    items = pd.DataFrame(rows, columns=["item", "text", "trait", "facet", "sign"]).set_index("item")
+            rows.append(
+                (
+                    col,
+                    text,
+                    col[0],
+                    DARK_TRIAD[col[0]],
+                    -1 if col in SD3_REVERSED else 1,
+                )
+            )
+    items = pd.DataFrame(
+        rows, columns=["item", "text", "trait", "facet", "sign"]
+    ).set_index("item")
     items["facet_code"] = items["trait"]
     items["short"] = 0
     if len(items) != 27:
-        raise PalignError(f"{path} should list 27 SD3 items, found {len(items)}. Restore it with `git checkout -- data/`.")
+        raise PalignError(
+            f"{path} should list 27 SD3 items, found {len(items)}. Restore it with `git checkout -- data/`."
+        )
     return Inventory("sd3", items, DARK_TRIAD, SD3_LABELS, stored_is_recoded=False)
 
 
@@ -143,7 +170,10 @@ def check_answers(answers: pd.DataFrame, inventory: Inventory) -> None:
     bad = numeric.isna() | (numeric < 0) | (numeric > 5) | (numeric % 1 != 0)
     if bad.to_numpy().any():
         row, col = np.argwhere(bad.to_numpy())[0]
-        value, subject = (x.item() if isinstance(x, np.generic) else x for x in (values.iat[row, col], answers.index[row]))
+        value, subject = (
+            x.item() if isinstance(x, np.generic) else x
+            for x in (values.iat[row, col], answers.index[row])
+        )
         raise PalignError(
             f"Answer {value!r} for subject {subject!r}, item {cols[col]!r} is outside 0-5. "
             "Answers are Likert values 1-5, with 0 for missing; fix or drop that row."
@@ -156,17 +186,23 @@ def reverse_keyed(values: np.ndarray, signs: np.ndarray) -> np.ndarray:
     return np.where((np.asarray(signs) < 0) & (values > 0), 6 - values, values)
 
 
-def literal_answers(stored: np.ndarray, signs: np.ndarray, inventory: Inventory) -> np.ndarray:
+def literal_answers(
+    stored: np.ndarray, signs: np.ndarray, inventory: Inventory
+) -> np.ndarray:
     """What the person actually answered to each statement (missing 0 stays 0).
 
     IPIP stores minus-keyed answers already reversed, so the literal answer is ``6 - v`` there;
     SD3 stores the literal answers.
     """
     stored = np.asarray(stored)
-    return reverse_keyed(stored, signs) if inventory.stored_is_recoded else stored.copy()
+    return (
+        reverse_keyed(stored, signs) if inventory.stored_is_recoded else stored.copy()
+    )
 
 
-def targets(stored: np.ndarray, signs: np.ndarray, inventory: Inventory, keying: str) -> np.ndarray:
+def targets(
+    stored: np.ndarray, signs: np.ndarray, inventory: Inventory, keying: str
+) -> np.ndarray:
     """The answers a model's literal answer is compared with, under a keying convention.
 
     ``papi``: the stored value, read as the literal answer (what the paper does).
@@ -175,7 +211,9 @@ def targets(stored: np.ndarray, signs: np.ndarray, inventory: Inventory, keying:
     """
     check_name(keying, KEYINGS, "keying")
     stored = np.asarray(stored)
-    return stored.copy() if keying == "papi" else literal_answers(stored, signs, inventory)
+    return (
+        stored.copy() if keying == "papi" else literal_answers(stored, signs, inventory)
+    )
 
 
 def target_direction(inventory: Inventory, keying: str) -> pd.Series:
@@ -193,20 +231,28 @@ def target_direction(inventory: Inventory, keying: str) -> pd.Series:
     return signs.rename("direction")
 
 
-def shown_values(answers: pd.Series, items: list[str], inventory: Inventory, keying: str) -> np.ndarray:
+def shown_values(
+    answers: pd.Series, items: list[str], inventory: Inventory, keying: str
+) -> np.ndarray:
     """One subject's answers to ``items`` as a method sees them under ``keying`` (0 = missing): what its
     prompt lists, its probes are labelled with and its alpha is judged on (:func:`targets` of one row)."""
     signs = inventory.items.loc[items, "sign"].to_numpy()
     return targets(answers[items].to_numpy(), signs, inventory, keying)
 
 
-def keyed_values(stored: np.ndarray, signs: np.ndarray, inventory: Inventory) -> np.ndarray:
+def keyed_values(
+    stored: np.ndarray, signs: np.ndarray, inventory: Inventory
+) -> np.ndarray:
     """Answers turned in the trait's direction (high = more of the trait); 0 stays 0 (missing)."""
     stored = np.asarray(stored)
-    return stored.copy() if inventory.stored_is_recoded else reverse_keyed(stored, signs)
+    return (
+        stored.copy() if inventory.stored_is_recoded else reverse_keyed(stored, signs)
+    )
 
 
-def score_respondents(answers: pd.DataFrame, inventory: Inventory, by: str = "trait") -> pd.DataFrame:
+def score_respondents(
+    answers: pd.DataFrame, inventory: Inventory, by: str = "trait"
+) -> pd.DataFrame:
     """Trait (or facet) scores: the mean keyed answer over non-missing items, per respondent.
 
     ``answers``: (n_respondents, items) stored values; ``by``: ``"trait"`` or ``"facet"``.
@@ -215,7 +261,9 @@ def score_respondents(answers: pd.DataFrame, inventory: Inventory, by: str = "tr
     check_name(by, ("trait", "facet"), "grouping")
     check_answers(answers, inventory)
     items = inventory.items
-    keyed = keyed_values(answers[items.index].to_numpy(), items["sign"].to_numpy(), inventory).astype(float)
+    keyed = keyed_values(
+        answers[items.index].to_numpy(), items["sign"].to_numpy(), inventory
+    ).astype(float)
     keyed[keyed == 0] = np.nan
     frame = pd.DataFrame(keyed, index=answers.index, columns=items.index)
     group = items["trait"] if by == "trait" else items["facet_code"]

@@ -23,16 +23,31 @@ from .readouts import expected_value
 PROBS = [f"p_{x}" for x in "ABCDE"]
 
 
-def population_targets(answers: pd.DataFrame, items: list[str], subjects: list, inventory: Inventory,
-                       keying: str) -> pd.DataFrame:
+def population_targets(
+    answers: pd.DataFrame,
+    items: list[str],
+    subjects: list,
+    inventory: Inventory,
+    keying: str,
+) -> pd.DataFrame:
     """The subjects' answers to ``items`` under ``keying`` (subjects x items), NaN where missing."""
     signs = inventory.items.loc[items, "sign"].to_numpy()
-    values = targets(answers.loc[subjects, items].to_numpy(), signs, inventory, keying).astype(float)
-    return pd.DataFrame(np.where(values > 0, values, np.nan), index=subjects, columns=items)
+    values = targets(
+        answers.loc[subjects, items].to_numpy(), signs, inventory, keying
+    ).astype(float)
+    return pd.DataFrame(
+        np.where(values > 0, values, np.nan), index=subjects, columns=items
+    )
 
 
-def item_knowledge(scored: pd.DataFrame, answers: pd.DataFrame, population: list, run_subjects: list,
-                   inventory: Inventory, keying: str) -> pd.DataFrame:
+def item_knowledge(
+    scored: pd.DataFrame,
+    answers: pd.DataFrame,
+    population: list,
+    run_subjects: list,
+    inventory: Inventory,
+    keying: str,
+) -> pd.DataFrame:
     """Per run subject: Spearman's rho over the items of ``scored`` (an option table indexed by item, with
     ``p_A``..``p_E``) between the model's expected answer and the mean answer of the *other* ``population``
     subjects, under ``keying``; with the p-value of that correlation and the number of items."""
@@ -44,18 +59,30 @@ def item_knowledge(scored: pd.DataFrame, answers: pd.DataFrame, population: list
         others = table.drop(index=s, errors="ignore").mean(axis=0).to_numpy()
         usable = ~np.isnan(others)
         rho, p = spearmanr(expected[usable], others[usable])
-        rows.append({"subject": s, "rho": float(rho), "p": float(p), "items": int(usable.sum())})
+        rows.append(
+            {"subject": s, "rho": float(rho), "p": float(p), "items": int(usable.sum())}
+        )
     return pd.DataFrame(rows)
 
 
 def knowledge_finding(rho: float, p: float, keying: str) -> str:
     """A sentence for the correlation, chosen by its sign and its p-value (two-sided, 5 %)."""
-    reading = "what people literally answered" if keying == "literal" else "the stored answers, the paper's keying"
+    reading = (
+        "what people literally answered"
+        if keying == "literal"
+        else "the stored answers, the paper's keying"
+    )
     if p < 0.05 and rho > 0:
-        return (f"the model's answers follow {reading} (Spearman ρ = {rho:.2f}, p = {p:.3f}); it has some idea which "
-                "statements people endorse, which a method can build on")
+        return (
+            f"the model's answers follow {reading} (Spearman ρ = {rho:.2f}, p = {p:.3f}); it has some idea which "
+            "statements people endorse, which a method can build on"
+        )
     if p < 0.05:
-        return (f"the model's answers run against {reading} (Spearman ρ = {rho:.2f}, p = {p:.3f}); where people agree "
-                "it tends to disagree, so it brings no usable knowledge of the items")
-    return (f"the model's answers show no relation to {reading} (Spearman ρ = {rho:.2f}, p = {p:.2f}); it does not "
-            "know which statements people endorse, so it has nothing about the items to personalise")
+        return (
+            f"the model's answers run against {reading} (Spearman ρ = {rho:.2f}, p = {p:.3f}); where people agree "
+            "it tends to disagree, so it brings no usable knowledge of the items"
+        )
+    return (
+        f"the model's answers show no relation to {reading} (Spearman ρ = {rho:.2f}, p = {p:.2f}); it does not "
+        "know which statements people endorse, so it has nothing about the items to personalise"
+    )

@@ -36,7 +36,11 @@ class Method:
     def table(self, keying: str = "papi") -> str:
         """The store name of this method's predictions under ``keying``."""
         check_name(keying, KEYINGS, "keying")
-        return f"predictions_{self.key}_{keying}" if self.keyed else f"predictions_{self.key}"
+        return (
+            f"predictions_{self.key}_{keying}"
+            if self.keyed
+            else f"predictions_{self.key}"
+        )
 
     def writer(self, inventory: str) -> str:
         """The chapter that writes this method's table for ``inventory``."""
@@ -51,13 +55,27 @@ METHODS: tuple[Method, ...] = (
     Method("p2", "P2", "06_prompting_baselines", keyed=False),
     Method("pas_icl", "PAS + prompt", "05_pas", paper="PAS"),
     Method("pas_alone", "PAS alone", "05_pas"),
-    Method("pas_oracle", "PAS, alpha on test (oracle)", "05_pas", sd3=False, optional=True),
+    Method(
+        "pas_oracle", "PAS, alpha on test (oracle)", "05_pas", sd3=False, optional=True
+    ),
     Method("dpo", "DPO", "07_preference_baselines", paper="DPO"),
     Method("grpo", "RL (GRPO)", "07_preference_baselines", paper="PPO"),
     # kept by their chapter, not compared in chapter 09
-    Method("icl_paper", "few-shot, all known answers (the oracle at alpha 0)", "05_pas", sd3=False, compared=False),
-    Method("p2_generated", "P2, the run's model's own description", "06_prompting_baselines", keyed=False, sd3=False,
-           compared=False),
+    Method(
+        "icl_paper",
+        "few-shot, all known answers (the oracle at alpha 0)",
+        "05_pas",
+        sd3=False,
+        compared=False,
+    ),
+    Method(
+        "p2_generated",
+        "P2, the run's model's own description",
+        "06_prompting_baselines",
+        keyed=False,
+        sd3=False,
+        compared=False,
+    ),
 )
 
 #: Chapter 05's data-efficiency predictions (PAS + prompt and its prompt alone per number of known answers).
@@ -76,14 +94,20 @@ def method(key: str) -> Method:
     for m in METHODS:
         if m.key == key:
             return m
-    raise PalignError(f"method {key!r} is not registered in palign_nb.methods.METHODS "
-                      f"(registered: {', '.join(m.key for m in METHODS)}); register it there first.")
+    raise PalignError(
+        f"method {key!r} is not registered in palign_nb.methods.METHODS "
+        f"(registered: {', '.join(m.key for m in METHODS)}); register it there first."
+    )
 
 
 def methods_for(inventory: str, compared: bool = True) -> tuple[Method, ...]:
     """The methods run on ``inventory`` (``ipip``: all; ``sd3``: those chapter 08 runs); with ``compared``,
     only those chapter 09 compares."""
-    return tuple(m for m in METHODS if (inventory == "ipip" or m.sd3) and (m.compared or not compared))
+    return tuple(
+        m
+        for m in METHODS
+        if (inventory == "ipip" or m.sd3) and (m.compared or not compared)
+    )
 
 
 def table_name(key: str, keying: str = "papi") -> str:

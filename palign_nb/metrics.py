@@ -27,12 +27,16 @@ def _usable(predictions: pd.DataFrame, variant: str) -> pd.DataFrame:
     check_name(variant, VARIANTS, "metric variant")
     needed = {"subject", "trait", "target", "predicted"}
     if not needed <= set(predictions.columns):
-        raise PalignError(f"Predictions need columns {sorted(needed)}; got {sorted(predictions.columns)}.")
+        raise PalignError(
+            f"Predictions need columns {sorted(needed)}; got {sorted(predictions.columns)}."
+        )
     rows = predictions[predictions["predicted"].notna()]
     return rows if variant == "faithful" else rows[rows["target"] > 0]
 
 
-def subject_trait_errors(predictions: pd.DataFrame, variant: str = "faithful") -> pd.DataFrame:
+def subject_trait_errors(
+    predictions: pd.DataFrame, variant: str = "faithful"
+) -> pd.DataFrame:
     """Mean absolute error per subject and trait: (n_subjects, n_traits), the paper's Score_t(s)."""
     rows = _usable(predictions, variant)
     err = (rows["predicted"] - rows["target"]).abs()
@@ -53,12 +57,20 @@ def bootstrap_ci(
     if len(values) == 0:
         raise PalignError("No subjects to bootstrap over.")
     rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(
+        axis=1
+    )
     tail = (1 - level) / 2 * 100
-    return float(values.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+    return (
+        float(values.mean()),
+        float(np.percentile(means, tail)),
+        float(np.percentile(means, 100 - tail)),
+    )
 
 
-def long_table(answers: pd.DataFrame, items: list[str], inventory: Inventory, keying: str) -> pd.DataFrame:
+def long_table(
+    answers: pd.DataFrame, items: list[str], inventory: Inventory, keying: str
+) -> pd.DataFrame:
     """A long predictions frame skeleton (no ``predicted`` yet) for ``answers`` x ``items``.
 
     It has the columns every predictions table has (``subject``, ``item``, ``trait``, ``stored``) and
@@ -74,12 +86,16 @@ def long_table(answers: pd.DataFrame, items: list[str], inventory: Inventory, ke
             "item": np.tile(items, n_subj),
             "trait": np.tile(inventory.items.loc[items, "trait"].to_numpy(), n_subj),
             "stored": stored.reshape(-1),
-            "target": targets(stored, inventory.items.loc[items, "sign"].to_numpy(), inventory, keying).reshape(-1),
+            "target": targets(
+                stored, inventory.items.loc[items, "sign"].to_numpy(), inventory, keying
+            ).reshape(-1),
         }
     )
 
 
-def add_targets(predictions: pd.DataFrame, inventory: Inventory, keying: str) -> pd.DataFrame:
+def add_targets(
+    predictions: pd.DataFrame, inventory: Inventory, keying: str
+) -> pd.DataFrame:
     """Add the ``target`` column to a store table holding ``item`` and ``stored`` (the stored answer).
 
     Model predictions are literal answers; the target depends on the keying convention.
@@ -92,7 +108,9 @@ def add_targets(predictions: pd.DataFrame, inventory: Inventory, keying: str) ->
     return out
 
 
-def subject_predictions(subject, scored: pd.DataFrame, answers: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
+def subject_predictions(
+    subject, scored: pd.DataFrame, answers: pd.DataFrame, inventory: Inventory
+) -> pd.DataFrame:
     """One subject's option table (indexed by item) as rows of the store's predictions format.
 
     Columns: ``subject``, ``item``, the option table's columns, ``trait`` and ``stored`` (the stored

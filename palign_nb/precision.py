@@ -34,8 +34,14 @@ def other_dtype(dtype: torch.dtype) -> str:
     return "bfloat16" if dtype == torch.float32 else "float32"
 
 
-def compare_precisions(full: pd.DataFrame, half: pd.DataFrame, subject, answers: pd.DataFrame,
-                       inventory: Inventory, keying: str) -> dict[str, float]:
+def compare_precisions(
+    full: pd.DataFrame,
+    half: pd.DataFrame,
+    subject,
+    answers: pd.DataFrame,
+    inventory: Inventory,
+    keying: str,
+) -> dict[str, float]:
     """Agreement of two :func:`palign_nb.scoring.score_options` tables of the same items: ``full`` scored in
     float32, ``half`` in bfloat16 (or float16).
 
@@ -44,17 +50,35 @@ def compare_precisions(full: pd.DataFrame, half: pd.DataFrame, subject, answers:
     in each precision with their difference (half - full).
     """
     if not full.index.equals(half.index):
-        raise PalignError("compare_precisions: the two tables must score the same items in the same order.")
-    delta = np.abs(full[PROB_COLUMNS].to_numpy(dtype=float) - half[PROB_COLUMNS].to_numpy(dtype=float))
+        raise PalignError(
+            "compare_precisions: the two tables must score the same items in the same order."
+        )
+    delta = np.abs(
+        full[PROB_COLUMNS].to_numpy(dtype=float)
+        - half[PROB_COLUMNS].to_numpy(dtype=float)
+    )
     composite = [
-        float(metrics.alignment_score(metrics.add_targets(
-            metrics.subject_predictions(subject, table, answers, inventory), inventory, keying), "faithful")["composite"])
+        float(
+            metrics.alignment_score(
+                metrics.add_targets(
+                    metrics.subject_predictions(subject, table, answers, inventory),
+                    inventory,
+                    keying,
+                ),
+                "faithful",
+            )["composite"]
+        )
         for table in (full, half)
     ]
-    return {"items": len(full), "agreement": float((full["predicted"] == half["predicted"]).mean()),
-            "max_abs_dp": float(delta.max()), "mean_abs_dp": float(delta.mean()),
-            "composite_full": composite[0], "composite_half": composite[1],
-            "composite_difference": composite[1] - composite[0]}
+    return {
+        "items": len(full),
+        "agreement": float((full["predicted"] == half["predicted"]).mean()),
+        "max_abs_dp": float(delta.max()),
+        "mean_abs_dp": float(delta.mean()),
+        "composite_full": composite[0],
+        "composite_half": composite[1],
+        "composite_difference": composite[1] - composite[0],
+    }
 
 
 def precision_finding(comparison: dict[str, float], half: str = "bfloat16") -> str:
@@ -62,9 +86,14 @@ def precision_finding(comparison: dict[str, float], half: str = "bfloat16") -> s
     agreement, items = comparison["agreement"], int(comparison["items"])
     same = "every one" if agreement == 1 else f"{agreement:.0%}"
     moved = comparison["composite_difference"]
-    effect = ("left the subject's composite error unchanged" if abs(moved) < 5e-3
-              else f"moved the subject's composite error by {moved:+.2f} (float32 "
-                   f"{comparison['composite_full']:.2f}, {half} {comparison['composite_half']:.2f})")
-    return (f"on {items} items float32 and {half} gave the same answer on {same} of "
-            f"them, their option probabilities differed by at most {comparison['max_abs_dp']:.3f} "
-            f"(mean {comparison['mean_abs_dp']:.4f}), and the switch {effect}")
+    effect = (
+        "left the subject's composite error unchanged"
+        if abs(moved) < 5e-3
+        else f"moved the subject's composite error by {moved:+.2f} (float32 "
+        f"{comparison['composite_full']:.2f}, {half} {comparison['composite_half']:.2f})"
+    )
+    return (
+        f"on {items} items float32 and {half} gave the same answer on {same} of "
+        f"them, their option probabilities differed by at most {comparison['max_abs_dp']:.3f} "
+        f"(mean {comparison['mean_abs_dp']:.4f}), and the switch {effect}"
+    )

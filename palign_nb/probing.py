@@ -45,7 +45,9 @@ def contrast_labels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (values > 0) & (values != 3), values > 3
 
 
-def probe_dataset(acts: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def probe_dataset(
+    acts: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Samples for the probes from contrast activations and the subject's answers.
 
     ``acts``: (n_items, 2, n_layers, n_heads, d_head) ("A" then "E" completion). Returns
@@ -79,7 +81,9 @@ class ProbeResult:
         return (self.train_acc + self.val_acc) / 2
 
 
-def split_groups(groups: np.ndarray, train_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_groups(
+    groups: np.ndarray, train_frac: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """A seeded train/validation split of samples that keeps each item's two samples together."""
     items = np.unique(groups)
     rng = np.random.default_rng(seed)
@@ -104,14 +108,18 @@ def probe_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def logistic_objective(X: torch.Tensor, y: torch.Tensor, coef: torch.Tensor, intercept: torch.Tensor) -> torch.Tensor:
+def logistic_objective(
+    X: torch.Tensor, y: torch.Tensor, coef: torch.Tensor, intercept: torch.Tensor
+) -> torch.Tensor:
     """scikit-learn's objective with C = 1, per head: sum of log losses + ||coef||^2 / 2.
 
     ``X``: (n_heads, n, d), ``y``: (n,) of 0/1, ``coef``: (n_heads, d), ``intercept``: (n_heads,).
     The intercept is not penalised. Returns (n_heads,).
     """
     z = torch.einsum("bnd,bd->bn", X, coef) + intercept[:, None]
-    log_loss = torch.logaddexp(torch.zeros_like(z), z) - y * z  # log(1 + e^z) - y z; softplus rounds beyond z = 20
+    log_loss = (
+        torch.logaddexp(torch.zeros_like(z), z) - y * z
+    )  # log(1 + e^z) - y z; softplus rounds beyond z = 20
     return log_loss.sum(1) + 0.5 * (coef**2).sum(1)
 
 
@@ -130,9 +138,13 @@ def fit_logistic_batched(
     n_heads, n, d = X.shape
     y = y.to(X)
     if not torch.isfinite(X).all():
-        raise PalignError("The activations hold NaN or inf; recapture them (in float32 if the model overflowed).")
+        raise PalignError(
+            "The activations hold NaN or inf; recapture them (in float32 if the model overflowed)."
+        )
     if not 0 < y.sum() < n:
-        raise PalignError("The probes need samples of both classes (labels 0 and 1) in the training split.")
+        raise PalignError(
+            "The probes need samples of both classes (labels 0 and 1) in the training split."
+        )
     tol = (1e-6 if X.dtype == torch.float64 else 1e-3) if tol is None else tol
     Xb = torch.cat([X, X.new_ones(n_heads, n, 1)], dim=2)  # last column: the intercept
     penalty = X.new_ones(d + 1)
@@ -142,31 +154,51 @@ def fit_logistic_batched(
     def objective(theta: torch.Tensor) -> torch.Tensor:
         return logistic_objective(X, y, theta[:, :d], theta[:, d])
 
-    slack = 64 * torch.finfo(X.dtype).eps  # accept a step whose gain is lost in rounding (at the optimum)
+    slack = (
+        64 * torch.finfo(X.dtype).eps
+    )  # accept a step whose gain is lost in rounding (at the optimum)
     for _ in range(max_iter):
         p = torch.sigmoid(torch.einsum("bnd,bd->bn", Xb, theta))
         grad = torch.einsum("bnd,bn->bd", Xb, p - y) + penalty * theta
         worst = grad.norm(dim=1).max().item()
         if worst < tol:
             return theta[:, :d], theta[:, d]
-        hess = (Xb * (p * (1 - p))[..., None]).transpose(1, 2) @ Xb + torch.diag(penalty)
-        step = -torch.linalg.solve(hess, grad)  # LU: on a busy CPU far steadier than torch's batched Cholesky
+        hess = (Xb * (p * (1 - p))[..., None]).transpose(1, 2) @ Xb + torch.diag(
+            penalty
+        )
+        step = -torch.linalg.solve(
+            hess, grad
+        )  # LU: on a busy CPU far steadier than torch's batched Cholesky
         f0, slope = objective(theta), (grad * step).sum(1)
         t = X.new_ones(n_heads)
-        for _ in range(40):  # halve the step of each head whose objective did not fall enough
-            ok = objective(theta + t[:, None] * step) <= f0 + 1e-4 * t * slope + slack * f0.abs()
+        for _ in range(
+            40
+        ):  # halve the step of each head whose objective did not fall enough
+            ok = (
+                objective(theta + t[:, None] * step)
+                <= f0 + 1e-4 * t * slope + slack * f0.abs()
+            )
             if ok.all():
                 break
             t = torch.where(ok, t, t / 2)
         theta = theta + t[:, None] * step
-    warnings.warn(f"The probes stopped after max_iter={max_iter} Newton steps with a gradient norm of {worst:.1e} (tol {tol:g}).",
-                  RuntimeWarning, stacklevel=2)
+    warnings.warn(
+        f"The probes stopped after max_iter={max_iter} Newton steps with a gradient norm of {worst:.1e} (tol {tol:g}).",
+        RuntimeWarning,
+        stacklevel=2,
+    )
     return theta[:, :d], theta[:, d]
 
 
 def fit_head_probes(
-    X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int = 0, train_frac: float = 0.6,
-    solver: str = "sklearn", device: str | torch.device | None = None, dtype: torch.dtype = torch.float64,
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    seed: int = 0,
+    train_frac: float = 0.6,
+    solver: str = "sklearn",
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float64,
 ) -> ProbeResult:
     """Fit ``LogisticRegression(random_state=seed, max_iter=1000)`` on every head's activations.
 
@@ -186,7 +218,9 @@ def fit_head_probes(
     A probe predicts 1 when ``coef . x + intercept > 0``, as scikit-learn's ``predict`` does.
     """
     if solver not in SOLVERS:
-        raise PalignError(f"Unknown solver {solver!r}. Choose one of {', '.join(SOLVERS)}.")
+        raise PalignError(
+            f"Unknown solver {solver!r}. Choose one of {', '.join(SOLVERS)}."
+        )
     train, val = split_groups(groups, train_frac, seed)
     n_layers, n_heads, d = X.shape[1:]
     if solver != "sklearn":
@@ -198,7 +232,9 @@ def fit_head_probes(
     for layer in range(n_layers):
         for head in range(n_heads):
             feats = X[:, layer, head]
-            clf = LogisticRegression(random_state=seed, max_iter=1000).fit(feats[train], y[train])
+            clf = LogisticRegression(random_state=seed, max_iter=1000).fit(
+                feats[train], y[train]
+            )
             train_acc[layer, head] = clf.score(feats[train], y[train])
             val_acc[layer, head] = clf.score(feats[val], y[val])
             coef[layer, head] = clf.coef_[0]
@@ -206,19 +242,42 @@ def fit_head_probes(
     return ProbeResult(train_acc, val_acc, coef, intercept)
 
 
-def _fit_torch(X: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray, device: torch.device, dtype: torch.dtype) -> ProbeResult:
+def _fit_torch(
+    X: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    val: np.ndarray,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> ProbeResult:
     """:func:`fit_head_probes` with the batched torch solver: heads become the batch dimension."""
     n_layers, n_heads, d = X.shape[1:]
-    heads = torch.from_numpy(np.ascontiguousarray(X)).to(device, dtype).reshape(len(X), -1, d).transpose(0, 1)
+    heads = (
+        torch.from_numpy(np.ascontiguousarray(X))
+        .to(device, dtype)
+        .reshape(len(X), -1, d)
+        .transpose(0, 1)
+    )
     labels = torch.as_tensor(y, dtype=dtype, device=device)
     coef, intercept = fit_logistic_batched(heads[:, train], labels[train])
 
     def accuracy(rows: np.ndarray) -> np.ndarray:
         z = torch.einsum("bnd,bd->bn", heads[:, rows], coef) + intercept[:, None]
-        return ((z > 0).to(labels) == labels[rows]).double().mean(1).reshape(n_layers, n_heads).cpu().numpy()
+        return (
+            ((z > 0).to(labels) == labels[rows])
+            .double()
+            .mean(1)
+            .reshape(n_layers, n_heads)
+            .cpu()
+            .numpy()
+        )
 
-    return ProbeResult(accuracy(train), accuracy(val), coef.reshape(n_layers, n_heads, d).double().cpu().numpy(),
-                       intercept.reshape(n_layers, n_heads).double().cpu().numpy())
+    return ProbeResult(
+        accuracy(train),
+        accuracy(val),
+        coef.reshape(n_layers, n_heads, d).double().cpu().numpy(),
+        intercept.reshape(n_layers, n_heads).double().cpu().numpy(),
+    )
 
 
 def top_k_heads(score: np.ndarray, k: int) -> list[tuple[int, int]]:
@@ -227,6 +286,8 @@ def top_k_heads(score: np.ndarray, k: int) -> list[tuple[int, int]]:
     ``score``: (n_layers, n_heads).
     """
     if not 1 <= k <= score.size:
-        raise PalignError(f"top_k={k} must lie between 1 and the number of heads ({score.size}).")
+        raise PalignError(
+            f"top_k={k} must lie between 1 and the number of heads ({score.size})."
+        )
     flat = np.lexsort((np.arange(score.size), -score.reshape(-1)))[:k]
     return [(int(i // score.shape[1]), int(i % score.shape[1])) for i in flat]

@@ -41,7 +41,9 @@ P2_SYSTEM = "You are a helpful assistant."
 P2_SCALE_WORDS = {"ipip": ("accurate", "inaccurate"), "sd3": ("agree", "disagree")}
 
 
-def known_answers(answers: pd.DataFrame, subject, items: list[str], inventory: Inventory, keying: str) -> tuple[list[str], np.ndarray]:
+def known_answers(
+    answers: pd.DataFrame, subject, items: list[str], inventory: Inventory, keying: str
+) -> tuple[list[str], np.ndarray]:
     """The statements of ``items`` and the subject's answers as a prompt shows them, under ``keying``.
 
     Returns ``(texts, values)`` with ``values`` (n_items,) in 0..5 (0 = missing, shown as
@@ -50,7 +52,9 @@ def known_answers(answers: pd.DataFrame, subject, items: list[str], inventory: I
     (non-missing) answer among ``items``.
     """
     if subject not in answers.index:
-        raise PalignError(f"Unknown subject {subject!r}: pick one of the splits' subjects (e.g. {list(answers.index[:3])}).")
+        raise PalignError(
+            f"Unknown subject {subject!r}: pick one of the splits' subjects (e.g. {list(answers.index[:3])})."
+        )
     values = shown_values(answers.loc[subject], items, inventory, keying).astype(int)
     if not (values > 0).any():
         raise PalignError(
@@ -60,7 +64,9 @@ def known_answers(answers: pd.DataFrame, subject, items: list[str], inventory: I
     return inventory.items.loc[items, "text"].tolist(), values
 
 
-def icl_system(answers: pd.DataFrame, subject, items: list[str], inventory: Inventory, keying: str) -> str:
+def icl_system(
+    answers: pd.DataFrame, subject, items: list[str], inventory: Inventory, keying: str
+) -> str:
     """The paper's few-shot system prompt for one subject (:ref:`paper-prompts`), under ``keying``."""
     texts, values = known_answers(answers, subject, items, inventory, keying)
     return known_answers_system(texts, values.tolist(), inventory)
@@ -75,6 +81,10 @@ def p2_request(texts: list[str], values: list[int], inventory: Inventory) -> str
     high, low = P2_SCALE_WORDS[inventory.name]
     pairs = ";".join(f"{t}:{inventory.labels[int(v)]}" for t, v in zip(texts, values))
     return P2_HEAD.format(high=high, low=low) + pairs + P2_TAIL
+
+
+#: The model that wrote the paper's shipped P2 descriptions (:func:`shipped_p2`).
+SHIPPED_P2_MODEL = "Llama-3-70B-Instruct"
 
 
 def shipped_p2(subject) -> str:
@@ -108,15 +118,32 @@ def generate_p2_persona(
     tok = lm.tokenizer
     messages = chat_messages(P2_SYSTEM, p2_request(texts, values, inventory))
     text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    ids = tok(text, add_special_tokens=False, return_tensors="pt")["input_ids"].to(lm.device)
+    ids = tok(text, add_special_tokens=False, return_tensors="pt")["input_ids"].to(
+        lm.device
+    )
     torch.manual_seed(seed)
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 else {"do_sample": False}
-    out = lm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                            pad_token_id=tok.pad_token_id, **sampling)
-    return tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
+        if temperature > 0
+        else {"do_sample": False}
+    )
+    out = lm.model.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new_tokens,
+        pad_token_id=tok.pad_token_id,
+        **sampling,
+    )
+    return tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
 
 
-def score_items(lm: LoadedModel, system: str, items: list[str], inventory: Inventory, batch_size: int = 16) -> pd.DataFrame:
+def score_items(
+    lm: LoadedModel,
+    system: str,
+    items: list[str],
+    inventory: Inventory,
+    batch_size: int = 16,
+) -> pd.DataFrame:
     """Option scoring of the paper's question for each item under one system prompt (index: items)."""
     users = [question(inventory.items.loc[c, "text"], inventory) for c in items]
     return score_options(lm, system, users, index=list(items), batch_size=batch_size)

@@ -31,7 +31,6 @@ Introduced in :doc:`/book/full_scale`.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import time
@@ -42,25 +41,23 @@ import yaml
 
 from .errors import PalignError
 from .paths import repo_root
-from .run_plan import (AFTER, DARK_TRIAD, PER_SHARD, STAGES, Task, chapter_notebooks, check_parameters,
-                       check_store_model, finished, given, plan, sd3_subjects, shared_tasks, store_path)
-
-
-
-def execute(notebook: str, output: str, parameters: dict, copies: list, threads: int, *after: Any) -> float:
-    """Run one chapter with papermill (the Ray task's body); returns its seconds."""
-    import papermill as pm
-
-    for source, target in copies:
-        if Path(source).exists() and not Path(target).exists():
-            shutil.copytree(source, target)
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-    start = time.perf_counter()
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(notebook, output, parameters=parameters, kernel_name="python3", cwd=str(Path(notebook).parent),
-                        progress_bar=False, log_output=False)
-    return time.perf_counter() - start
-
+from .ray_tasks import execute, report_failures, wait_for_tasks
+from .run_plan import (
+    AFTER,
+    DARK_TRIAD,
+    PER_SHARD,
+    STAGES,
+    Task,
+    chapter_notebooks,
+    check_parameters,
+    check_store_model,
+    finished,
+    given,
+    plan,
+    sd3_subjects,
+    shared_tasks,
+    store_path,
+)
 
 
 def merge(params: dict[str, Any], out: Path, n_shards: int) -> Path:
@@ -71,7 +68,10 @@ def merge(params: dict[str, Any], out: Path, n_shards: int) -> Path:
     merged = results / "merged"
     shutil.rmtree(merged, ignore_errors=True)
     for inventory in ("ipip", "sd3"):
-        parts = [store_path(params, results / f"shard-{k}", inventory) for k in range(n_shards)]
+        parts = [
+            store_path(params, results / f"shard-{k}", inventory)
+            for k in range(n_shards)
+        ]
         parts = [p for p in parts if p.exists()]
         target = store_path(params, merged, inventory)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,9 @@ def book_runs(out: Path, chapters: dict[str, Path]) -> Path:
     shutil.rmtree(book, ignore_errors=True)
     book.mkdir(parents=True)
     for number, path in chapters.items():
-        where = {"shard": "shard-0", "dark_triad": "shard-0", "merged": "merged"}.get(STAGES[number].scope, "base")
+        where = {"shard": "shard-0", "dark_triad": "shard-0", "merged": "merged"}.get(
+            STAGES[number].scope, "base"
+        )
         run = out / "runs" / where / path.name
         if run.exists():
             shutil.copy2(run, book / path.name)
@@ -104,72 +106,120 @@ def run(args: argparse.Namespace) -> int:
     if args.chapters:
         wanted = {c.strip().zfill(2) for c in args.chapters.split(",")}
         chapters = {n: p for n, p in chapters.items() if n in wanted}
-    n_run = args.subjects or params.get("n_subjects") or declared["02"].get("n_subjects")
+    n_run = (
+        args.subjects or params.get("n_subjects") or declared["02"].get("n_subjects")
+    )
     params = params | {"n_subjects": n_run}
     out = Path(args.out).resolve()
     check_store_model(params, out / "results")
 
-    context = ray.init(address=args.address, num_cpus=args.num_cpus if not args.address else None,
-                       include_dashboard=args.dashboard, log_to_driver=False)
+    context = ray.init(
+        address=args.address,
+        num_cpus=args.num_cpus if not args.address else None,
+        include_dashboard=args.dashboard,
+        log_to_driver=False,
+    )
     try:
         total_gpus = ray.cluster_resources().get("GPU", 0)
-        gpus = args.gpus_per_task if args.gpus_per_task is not None else (1.0 if total_gpus else 0.0)
+        gpus = (
+            args.gpus_per_task
+            if args.gpus_per_task is not None
+            else (1.0 if total_gpus else 0.0)
+        )
         if gpus > total_gpus:
-            raise PalignError(f"--gpus-per-task {gpus} but the Ray cluster has {total_gpus:g} GPU(s). Ask for fewer, "
-                              "or join a cluster with GPUs (--address).")
+            raise PalignError(
+                f"--gpus-per-task {gpus} but the Ray cluster has {total_gpus:g} GPU(s). Ask for fewer, "
+                "or join a cluster with GPUs (--address)."
+            )
         if str(params.get("device", "auto")).startswith("cuda") and not total_gpus:
-            raise PalignError("The parameter file asks for device=cuda, but the Ray cluster has no GPU.")
+            raise PalignError(
+                "The parameter file asks for device=cuda, but the Ray cluster has no GPU."
+            )
         if args.shards is None:  # one shard per task the cluster can run at once
-            slots = total_gpus / gpus if gpus else ray.cluster_resources().get("CPU", 1) / args.cpus_per_task
+            slots = (
+                total_gpus / gpus
+                if gpus
+                else ray.cluster_resources().get("CPU", 1) / args.cpus_per_task
+            )
             args.shards = max(1, min(int(slots), int(params["n_subjects"])))
         url = getattr(context, "dashboard_url", None)
-        print(f"palign-run: Ray cluster with {ray.cluster_resources().get('CPU', 0):g} CPUs and {total_gpus:g} GPUs"
-              + (f"; dashboard http://{url}" if url else ""))
+        print(
+            f"palign-run: Ray cluster with {ray.cluster_resources().get('CPU', 0):g} CPUs and {total_gpus:g} GPUs"
+            + (f"; dashboard http://{url}" if url else "")
+        )
         return _execute(ray, args, params, declared, chapters, out, gpus)
     finally:
         ray.shutdown()
 
 
 def _execute(ray, args, params, declared, chapters, out, gpus) -> int:
-    remote = ray.remote(execute).options(num_cpus=args.cpus_per_task, num_gpus=gpus, max_retries=args.retries,
-                                         retry_exceptions=True)
+    remote = ray.remote(execute).options(
+        num_cpus=args.cpus_per_task,
+        num_gpus=gpus,
+        max_retries=args.retries,
+        retry_exceptions=True,
+    )
     threads = max(1, int(args.cpus_per_task))
     start = time.perf_counter()
     subjects = _run_subjects(ray, params, declared, chapters, out, remote, threads)
     picker = next((n for n in DARK_TRIAD if n in chapters), None)
-    dark_triad = sd3_subjects(params, declared[picker], params["n_subjects"]) if picker else None
+    dark_triad = (
+        sd3_subjects(params, declared[picker], params["n_subjects"]) if picker else None
+    )
     tasks = plan(params, declared, chapters, out, subjects, args.shards, dark_triad)
     refs, labels, ran = {}, {}, False
     for task in tasks:
         if finished(task.output):
-            print(f"{'':>8}  {task.label}: already done ({task.output.relative_to(out)})")
+            print(
+                f"{'':>8}  {task.label}: already done ({task.output.relative_to(out)})"
+            )
             continue
         deps = [refs[a] for a in task.after if a in refs]
-        ref = remote.remote(str(chapters[task.chapter]), str(task.output), task.parameters,
-                            [(str(a), str(b)) for a, b in task.copies], threads, *deps)
+        ref = remote.remote(
+            str(chapters[task.chapter]),
+            str(task.output),
+            task.parameters,
+            [(str(a), str(b)) for a, b in task.copies],
+            threads,
+            *deps,
+        )
         refs[task.label], labels[ref] = ref, task
         ran = True
-    failed = _wait(ray, labels, start)
+    failed = wait_for_tasks(ray, labels, start)
     if failed:
-        _report(failed, out)
+        report_failures(failed, out)
         return 1
     if any(n in chapters for n in (*PER_SHARD, *DARK_TRIAD)):
         merged = merge(params, out, args.shards)
-        print(f"{time.perf_counter() - start:7.1f}s  merged the shard stores into {merged.relative_to(out)}")
+        print(
+            f"{time.perf_counter() - start:7.1f}s  merged the shard stores into {merged.relative_to(out)}"
+        )
         for number in (n for n in AFTER if n in chapters):
             output = out / "runs" / "merged" / chapters[number].name
             if finished(output) and not ran:
                 print(f"{'':>8}  {number} (merged): already done")
                 continue
-            parameters = given(params, declared[number], {"results_dir": str(merged), "subjects": subjects})
-            ref = remote.remote(str(chapters[number]), str(output), parameters, [], threads)
-            failed = _wait(ray, {ref: Task(f"{number} (merged)", number, output, parameters)}, start)
+            parameters = given(
+                params,
+                declared[number],
+                {"results_dir": str(merged), "subjects": subjects},
+            )
+            ref = remote.remote(
+                str(chapters[number]), str(output), parameters, [], threads
+            )
+            failed = wait_for_tasks(
+                ray,
+                {ref: Task(f"{number} (merged)", number, output, parameters)},
+                start,
+            )
             if failed:
-                _report(failed, out)
+                report_failures(failed, out)
                 return 1
     book = book_runs(out, chapters)
-    print(f"palign-run: done in {time.perf_counter() - start:.0f} s; executed chapters for the book in {book} "
-          f"(make book-from-runs RUNS={book})")
+    print(
+        f"palign-run: done in {time.perf_counter() - start:.0f} s; executed chapters for the book in {book} "
+        f"(make book-from-runs RUNS={book})"
+    )
     return 0
 
 
@@ -182,71 +232,83 @@ def _run_subjects(ray, params, declared, chapters, out, remote, threads) -> list
         if finished(task.output):
             print(f"{'':>8}  {task.label}: already done")
             continue
-        seconds = ray.get(remote.remote(str(chapters[task.chapter]), str(task.output), task.parameters, [], threads))
-        print(f"{time.perf_counter() - start:7.1f}s  {task.label} done in {seconds:.1f} s")
+        seconds = ray.get(
+            remote.remote(
+                str(chapters[task.chapter]),
+                str(task.output),
+                task.parameters,
+                [],
+                threads,
+            )
+        )
+        print(
+            f"{time.perf_counter() - start:7.1f}s  {task.label} done in {seconds:.1f} s"
+        )
     path = store_path(params, out / "results" / "base") / "splits.json"
     if not path.exists():
-        raise PalignError(f"No splits at {path}: chapter 02 has not run into this --out folder; include 02 in --chapters.")
+        raise PalignError(
+            f"No splits at {path}: chapter 02 has not run into this --out folder; include 02 in --chapters."
+        )
     return list(json.loads(path.read_text())["subjects"][: params["n_subjects"]])
 
 
-def _wait(ray, labels: dict, start: float) -> list[Task]:
-    """Wait for the tasks, printing a line as each ends; returns the tasks that failed."""
-    failed = []
-    pending = list(labels)
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        task = labels[done[0]]
-        try:
-            seconds = ray.get(done[0])
-            print(f"{time.perf_counter() - start:7.1f}s  {task.label} done in {seconds:.1f} s")
-        except Exception as err:  # the chapter's own error, or an earlier chapter of its shard failed
-            task.error = _first_line(err) + failed_at(task)
-            failed.append(task)
-            print(f"{time.perf_counter() - start:7.1f}s  {task.label} FAILED: {task.error}")
-    return failed
-
-
-def failed_at(task: Task) -> str:
-    """`` (at subject S of loop L)`` for each subject the task's chapter was working on when it failed or was
-    killed (the marks its per-subject loops leave in the store), or nothing when it failed outside a loop."""
-    from .checkpoints import in_flight
-
-    results_dir = task.parameters.get("results_dir")
-    if not results_dir:
-        return ""
-    marks = [m for inventory in ("ipip", "sd3") for m in in_flight(store_path(task.parameters, Path(results_dir), inventory))
-             if m["chapter"][:2] == task.chapter]
-    return "".join(f" (at subject {m['subject']} of loop {m['loop']})" for m in marks)
-
-
-def _first_line(err: Exception) -> str:
-    cause = getattr(err, "cause", None) or err
-    lines = [ln.strip() for ln in str(cause).splitlines() if ln.strip() and not set(ln.strip()) <= {"-"}]
-    named = [ln for ln in lines if "Error" in ln or "Exception" in ln]
-    return (named[-1] if named else lines[-1] if lines else type(err).__name__)[:300]
-
-
-def _report(failed: list[Task], out: Path) -> None:
-    print("palign-run: these tasks failed for good (the others finished and will not run again):")
-    for task in failed:
-        print(f"  {task.label}: {task.error}  (run: {task.output.relative_to(out)})")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="palign-run", description=__doc__.splitlines()[0])
-    parser.add_argument("-f", "--params", required=True, help="papermill parameter file (e.g. params/gpu.yaml)")
-    parser.add_argument("--subjects", type=int, default=None, help="subjects of the run (default: the file's n_subjects)")
-    parser.add_argument("--shards", type=int, default=None, help="shards of the subjects (default: one per worker)")
-    parser.add_argument("--chapters", default=None, help="only these chapters, e.g. 01,02,03")
-    parser.add_argument("--out", default="runs/scale", help="executed chapters and stores go here")
-    parser.add_argument("--address", default=None, help="join this Ray cluster (default: start a local one)")
-    parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local cluster (default: all)")
+    parser = argparse.ArgumentParser(
+        prog="palign-run", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "-f",
+        "--params",
+        required=True,
+        help="papermill parameter file (e.g. params/gpu.yaml)",
+    )
+    parser.add_argument(
+        "--subjects",
+        type=int,
+        default=None,
+        help="subjects of the run (default: the file's n_subjects)",
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=None,
+        help="shards of the subjects (default: one per worker)",
+    )
+    parser.add_argument(
+        "--chapters", default=None, help="only these chapters, e.g. 01,02,03"
+    )
+    parser.add_argument(
+        "--out", default="runs/scale", help="executed chapters and stores go here"
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="join this Ray cluster (default: start a local one)",
+    )
+    parser.add_argument(
+        "--num-cpus",
+        type=int,
+        default=None,
+        help="CPUs of the local cluster (default: all)",
+    )
     parser.add_argument("--cpus-per-task", type=float, default=1.0)
-    parser.add_argument("--gpus-per-task", type=float, default=None, help="default: 1 where the cluster has GPUs, else 0")
-    parser.add_argument("--retries", type=int, default=1, help="retries of a failing task")
-    parser.add_argument("--dashboard", action="store_true", help="start Ray's dashboard (needs ray[default])")
-    parser.add_argument("--notebooks", default=str(repo_root() / "notebooks"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--gpus-per-task",
+        type=float,
+        default=None,
+        help="default: 1 where the cluster has GPUs, else 0",
+    )
+    parser.add_argument(
+        "--retries", type=int, default=1, help="retries of a failing task"
+    )
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="start Ray's dashboard (needs ray[default])",
+    )
+    parser.add_argument(
+        "--notebooks", default=str(repo_root() / "notebooks"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     try:
         return run(args)

@@ -14,8 +14,9 @@ answer. This module reads it in four ways, all pure functions on numpy / pandas:
 * within-person profile correlation and the modal-letter share, which tell "knows the person"
   from "answers one letter".
 
-The predictors that need no model, which these readouts are compared with, are in
-:mod:`palign_nb.controls`. The paper metric is always :func:`palign_nb.metrics.alignment_score`.
+All of them at once on a predictions table: :mod:`palign_nb.readout_tables`. The predictors
+that need no model, which these readouts are compared with, are in :mod:`palign_nb.controls`.
+The paper metric is always :func:`palign_nb.metrics.alignment_score`.
 
 Distributions are arrays (n, 5) in letter order A..E, the order of the ``p_`` columns. They are
 over the model's *literal* answers, compared with ``target`` exactly as ``predicted`` is.
@@ -29,12 +30,13 @@ from numpy.typing import ArrayLike
 
 from .errors import PalignError
 from .inventories import LETTER_TO_VALUE, OPTION_LETTERS
-from .metrics import alignment_score
 
 #: The option-probability columns of a predictions table, in letter order A..E.
 PROB_COLUMNS: list[str] = [f"p_{x}" for x in OPTION_LETTERS]
 #: The Likert value of each column of a distribution (A = 5 .. E = 1).
-OPTION_VALUES: np.ndarray = np.array([LETTER_TO_VALUE[x] for x in OPTION_LETTERS], dtype=float)
+OPTION_VALUES: np.ndarray = np.array(
+    [LETTER_TO_VALUE[x] for x in OPTION_LETTERS], dtype=float
+)
 #: Slack for "CDF >= 0.5": a CDF that is 0.5 on paper may be 0.4999999999 after floating-point sums.
 CDF_TOLERANCE = 1e-9
 
@@ -46,11 +48,15 @@ def _distributions(probs: ArrayLike) -> np.ndarray:
     """``probs`` as float rows (n, 5), each renormalised to sum 1; a row with a NaN stays all NaN."""
     p = np.atleast_2d(np.asarray(probs, dtype=float))
     if p.ndim != 2 or p.shape[1] != len(OPTION_LETTERS):
-        raise PalignError(f"Option distributions need shape (n, 5) in letter order A..E; got {p.shape}.")
+        raise PalignError(
+            f"Option distributions need shape (n, 5) in letter order A..E; got {p.shape}."
+        )
     missing = np.isnan(p).any(axis=1)
     known = p[~missing]
     if (known < 0).any() or (known.sum(axis=1) <= 0).any():
-        raise PalignError("Option probabilities must be non-negative with a positive sum in every row.")
+        raise PalignError(
+            "Option probabilities must be non-negative with a positive sum in every row."
+        )
     out = np.full(p.shape, np.nan)
     out[~missing] = known / known.sum(axis=1, keepdims=True)
     return out
@@ -72,7 +78,9 @@ def distribution_median(probs: ArrayLike) -> np.ndarray:
     """
     p = _distributions(probs)
     cdf = _cdf_by_value(p)
-    first = np.argmax(cdf >= 0.5 - CDF_TOLERANCE, axis=1)  # index of the first True; the last CDF is 1
+    first = np.argmax(
+        cdf >= 0.5 - CDF_TOLERANCE, axis=1
+    )  # index of the first True; the last CDF is 1
     return np.where(np.isnan(p).any(axis=1), np.nan, first + 1.0)
 
 
@@ -118,9 +126,13 @@ def calibrate(probs: ArrayLike, prior: ArrayLike) -> np.ndarray:
     p = _distributions(probs)
     w = np.asarray(prior, dtype=float)
     if w.shape not in {(len(OPTION_LETTERS),), p.shape}:
-        raise PalignError(f"A letter prior needs shape (5,) or {p.shape}; got {w.shape}.")
+        raise PalignError(
+            f"A letter prior needs shape (5,) or {p.shape}; got {w.shape}."
+        )
     if np.isnan(w).any() or (w <= 0).any():
-        raise PalignError("A letter prior must be positive for every letter (dividing by 0 is undefined).")
+        raise PalignError(
+            "A letter prior must be positive for every letter (dividing by 0 is undefined)."
+        )
     return _distributions(p / w)
 
 
@@ -136,9 +148,14 @@ def letter_priors_by_subject(reference: pd.DataFrame) -> pd.DataFrame:
     or known items: contextual calibration), or its test rows themselves (batch calibration).
     Returns (n_subjects, 5) indexed by subject, columns ``p_A``..``p_E``.
     """
-    _require(reference, ["subject", *PROB_COLUMNS], "letter_priors_by_subject")
-    rows = {s: letter_prior(g[PROB_COLUMNS].to_numpy()) for s, g in reference.groupby("subject", sort=False)}
-    return pd.DataFrame.from_dict(rows, orient="index", columns=PROB_COLUMNS).rename_axis("subject")
+    require_columns(reference, ["subject", *PROB_COLUMNS], "letter_priors_by_subject")
+    rows = {
+        s: letter_prior(g[PROB_COLUMNS].to_numpy())
+        for s, g in reference.groupby("subject", sort=False)
+    }
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=PROB_COLUMNS
+    ).rename_axis("subject")
 
 
 # --- proper scoring rules --------------------------------------------------------------------------
@@ -163,7 +180,9 @@ def ranked_probability_score(probs: ArrayLike, observed: ArrayLike) -> np.ndarra
     obs = _observed(observed)
     if len(obs) != len(p):
         raise PalignError(f"{len(p)} distributions but {len(obs)} targets.")
-    thresholds = np.arange(1, len(OPTION_LETTERS))  # 1..4; the CDF at 5 is 1 for both sides
+    thresholds = np.arange(
+        1, len(OPTION_LETTERS)
+    )  # 1..4; the CDF at 5 is 1 for both sides
     cdf_obs = (obs[:, None] <= thresholds).astype(float)
     score = ((_cdf_by_value(p)[:, :-1] - cdf_obs) ** 2).sum(axis=1)
     return np.where(np.isnan(obs), np.nan, score)
@@ -183,7 +202,9 @@ def log_loss(probs: ArrayLike, observed: ArrayLike, clip: float = 1e-6) -> np.nd
         raise PalignError(f"{len(p)} distributions but {len(obs)} targets.")
     loss = np.full(len(obs), np.nan)
     ok = ~np.isnan(obs) & ~np.isnan(p).any(axis=1)
-    column = (len(OPTION_LETTERS) - obs[ok]).astype(int)  # value 5 -> column 0 (A) .. value 1 -> column 4 (E)
+    column = (len(OPTION_LETTERS) - obs[ok]).astype(
+        int
+    )  # value 5 -> column 0 (A) .. value 1 -> column 4 (E)
     loss[ok] = -np.log(np.maximum(p[ok, column], clip))
     return loss
 
@@ -195,9 +216,13 @@ def proper_score_by_trait(table: pd.DataFrame, column: str) -> pd.Series:
     score needs an observed outcome). Returns the per-trait means plus ``composite``, their sum,
     so the RPS composite of sure forecasts equals the paper's corrected composite.
     """
-    _require(table, ["subject", "trait", "target", column], "proper_score_by_trait")
+    require_columns(
+        table, ["subject", "trait", "target", column], "proper_score_by_trait"
+    )
     rows = table[(table["target"] > 0) & table[column].notna()]
-    per_trait = rows.groupby(["subject", "trait"])[column].mean().unstack("trait").mean()
+    per_trait = (
+        rows.groupby(["subject", "trait"])[column].mean().unstack("trait").mean()
+    )
     return pd.concat([per_trait, pd.Series({"composite": per_trait.sum()})])
 
 
@@ -213,7 +238,7 @@ def profile_spearman(table: pd.DataFrame, readout: str = "predicted") -> pd.Data
     columns ``r`` (NaN when either side is constant or fewer than 2 items remain: not an error),
     ``n_items``, ``readout_constant`` and ``target_constant``, so the NaNs can be counted.
     """
-    _require(table, ["subject", "target", readout], "profile_spearman")
+    require_columns(table, ["subject", "target", readout], "profile_spearman")
     rows = table[(table["target"] > 0) & table[readout].notna()]
     out = {}
     for subject, g in rows.groupby("subject", sort=False):
@@ -221,10 +246,19 @@ def profile_spearman(table: pd.DataFrame, readout: str = "predicted") -> pd.Data
         target_constant = g["target"].nunique() < 2
         r = np.nan
         if not (readout_constant or target_constant):
-            r = float(np.corrcoef(g[readout].rank(), g["target"].rank())[0, 1])  # Pearson on ranks
-        out[subject] = {"r": r, "n_items": len(g), "readout_constant": readout_constant, "target_constant": target_constant}
+            r = float(
+                np.corrcoef(g[readout].rank(), g["target"].rank())[0, 1]
+            )  # Pearson on ranks
+        out[subject] = {
+            "r": r,
+            "n_items": len(g),
+            "readout_constant": readout_constant,
+            "target_constant": target_constant,
+        }
     columns = ["r", "n_items", "readout_constant", "target_constant"]
-    return pd.DataFrame.from_dict(out, orient="index", columns=columns).rename_axis("subject")
+    return pd.DataFrame.from_dict(out, orient="index", columns=columns).rename_axis(
+        "subject"
+    )
 
 
 def modal_share(table: pd.DataFrame, readout: str = "predicted") -> pd.Series:
@@ -233,85 +267,20 @@ def modal_share(table: pd.DataFrame, readout: str = "predicted") -> pd.Series:
     1.0 means one letter for every item (a degenerate answer sheet); about 0.2 means all five
     used evenly. All rows count, missing targets included: it describes the model, not the person.
     """
-    _require(table, ["subject", readout], "modal_share")
+    require_columns(table, ["subject", readout], "modal_share")
     rows = table[table[readout].notna()]
-    return rows.groupby("subject", sort=False)[readout].agg(lambda x: x.value_counts().iloc[0] / len(x))
+    return rows.groupby("subject", sort=False)[readout].agg(
+        lambda x: x.value_counts().iloc[0] / len(x)
+    )
 
 
-# --- one table, one summary ------------------------------------------------------------------------
+# --- the columns a function needs -----------------------------------------------------------------
 
 
-def _require(table: pd.DataFrame, columns: list[str], where: str) -> None:
+def require_columns(table: pd.DataFrame, columns: list[str], where: str) -> None:
+    """Refuse a table without ``columns``, naming ``where`` and the columns it has."""
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise PalignError(f"{where} needs columns {missing}; the table has {sorted(map(str, table.columns))}.")
-
-
-def add_readouts(table: pd.DataFrame, priors: pd.DataFrame | None = None, clip: float = 1e-6) -> pd.DataFrame:
-    """A predictions table with ``p_A``..``p_E`` plus the readouts and per-row scores of this module.
-
-    Adds ``median``, ``expected``, ``rps``, ``logloss`` (NaN on missing targets) and, when
-    ``priors`` (one letter prior per subject, :func:`letter_priors_by_subject`) is given,
-    ``calibrated_median``. ``predicted`` (the paper's argmax) is left as it is.
-    """
-    _require(table, ["subject", "target", *PROB_COLUMNS], "add_readouts")
-    probs = table[PROB_COLUMNS].to_numpy(dtype=float)
-    out = table.copy()
-    out["median"] = distribution_median(probs)
-    out["expected"] = expected_value(probs)
-    if priors is not None:
-        _require(priors, PROB_COLUMNS, "add_readouts (priors)")
-        missing = set(table["subject"]) - set(priors.index)
-        if missing:
-            raise PalignError(f"No letter prior for subjects {sorted(map(str, missing))[:5]}: estimate one per subject "
-                              "with letter_priors_by_subject (same subject ids and type).")
-        out["calibrated_median"] = calibrated_median(probs, priors.loc[table["subject"], PROB_COLUMNS].to_numpy())
-    out["rps"] = ranked_probability_score(probs, table["target"])
-    out["logloss"] = log_loss(probs, table["target"], clip)
-    return out
-
-
-def summarise_methods(tables: dict[str, pd.DataFrame], variant: str = "faithful") -> pd.DataFrame:
-    """One row per method: the paper's reading beside the readouts and controls of this module.
-
-    ``tables``: method label -> predictions table, after :func:`add_readouts` when it has option
-    probabilities (a control without them gets NaN in the columns it cannot fill). Columns:
-
-    * ``argmax (paper's protocol)``: paper composite (:func:`palign_nb.metrics.alignment_score`, ``variant``) of
-      ``predicted`` (a model's argmax letter; a control's own prediction);
-    * ``median``, ``calibrated median``: the same metric on those readouts;
-    * ``RPS``, ``log-loss``: :func:`proper_score_by_trait` composites (sums over traits);
-    * ``profile r (argmax)``, ``profile r (expected)``: mean Spearman r over the subjects that have one;
-    * ``no r (argmax)``: share of subjects whose argmax r is undefined (a constant side);
-    * ``modal share``: mean over subjects of :func:`modal_share` of the argmax answers.
-    """
-    rows = {}
-    for label, table in tables.items():
-        _require(table, ["subject", "trait", "target", "predicted"], f"summarise_methods ({label!r})")
-        argmax_r = profile_spearman(table, "predicted")["r"]
-        rows[label] = {
-            "argmax (paper's protocol)": _paper_composite(table, "predicted", variant),
-            "median": _paper_composite(table, "median", variant),
-            "calibrated median": _paper_composite(table, "calibrated_median", variant),
-            "RPS": _proper_composite(table, "rps"),
-            "log-loss": _proper_composite(table, "logloss"),
-            "profile r (argmax)": float(argmax_r.mean()),
-            "profile r (expected)": float(profile_spearman(table, "expected")["r"].mean()) if "expected" in table else np.nan,
-            "no r (argmax)": float(argmax_r.isna().mean()),
-            "modal share": float(modal_share(table, "predicted").mean()),
-        }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
-
-
-def _paper_composite(table: pd.DataFrame, readout: str, variant: str) -> float:
-    """The paper's composite with ``readout`` as the prediction; NaN when the table lacks it."""
-    if readout not in table or table[readout].isna().all():
-        return np.nan
-    return float(alignment_score(table.assign(predicted=table[readout]), variant)["composite"])
-
-
-def _proper_composite(table: pd.DataFrame, column: str) -> float:
-    """:func:`proper_score_by_trait`'s composite of a score column; NaN when the table lacks it."""
-    if column not in table or table[column].isna().all():
-        return np.nan
-    return float(proper_score_by_trait(table, column)["composite"])
+        raise PalignError(
+            f"{where} needs columns {missing}; the table has {sorted(map(str, table.columns))}."
+        )

@@ -19,7 +19,14 @@ from .controls import PREDICTORS, TRIVIAL, trivial_predictions
 from .errors import PalignError, StoreMissing
 from .inventories import KEYINGS, Inventory
 from .methods import Method, methods_for
-from .metrics import VARIANTS, add_targets, alignment_score, bootstrap_ci, subject_trait_errors
+from .metrics import (
+    VARIANTS,
+    add_targets,
+    alignment_score,
+    bootstrap_ci,
+    subject_trait_errors,
+)
+from .significance import sign_flip_test
 from .store import require_table
 
 #: The Big Five methods chapter 09 compares (the registry: :mod:`palign_nb.methods`).
@@ -29,16 +36,28 @@ SD3_METHODS: tuple[Method, ...] = methods_for("sd3")
 
 
 #: The timed stages that count as aligning one subject, by method (the rest is answering the test items).
-ALIGN_STAGES = {"pas_icl": ("probe_fit", "alpha_search"), "pas_alone": ("probe_fit", "alpha_search"),
-                "dpo": ("train",), "grpo": ("train",)}
+ALIGN_STAGES = {
+    "pas_icl": ("probe_fit", "alpha_search"),
+    "pas_alone": ("probe_fit", "alpha_search"),
+    "dpo": ("train",),
+    "grpo": ("train",),
+}
 
 
-def alignment_seconds(timings: pd.DataFrame, method: str, keying: str = "papi") -> float:
+def alignment_seconds(
+    timings: pd.DataFrame, method: str, keying: str = "papi"
+) -> float:
     """Mean seconds per subject that ``method`` spent aligning (:data:`ALIGN_STAGES`), read from any chapter's
     timings table (columns ``subject``, ``method``, ``keying``, ``stage``, ``seconds``: :mod:`palign_nb.all_subjects`)."""
-    rows = timings[(timings.method == method) & (timings.keying == keying) & timings.stage.isin(ALIGN_STAGES[method])]
+    rows = timings[
+        (timings.method == method)
+        & (timings.keying == keying)
+        & timings.stage.isin(ALIGN_STAGES[method])
+    ]
     if rows.empty:
-        raise PalignError(f"No {method!r} alignment timings under keying={keying!r}: rerun the chapter that writes them.")
+        raise PalignError(
+            f"No {method!r} alignment timings under keying={keying!r}: rerun the chapter that writes them."
+        )
     return float(rows.groupby("subject")["seconds"].sum().mean())
 
 
@@ -52,12 +71,16 @@ def sd3_setting(splits: dict) -> tuple[str, str]:
 
     setting = splits.get("setting")
     if setting not in SD3_SETTINGS:
-        raise PalignError("The Dark Triad splits in the store do not say which setting chapter 08 ran (paper or kmeans): "
-                          "rerun notebooks/08_dark_triad.ipynb with the same model_id and results_dir.")
+        raise PalignError(
+            "The Dark Triad splits in the store do not say which setting chapter 08 ran (paper or kmeans): "
+            "rerun notebooks/08_dark_triad.ipynb with the same model_id and results_dir."
+        )
     return setting, SD3_SETTINGS[setting]
 
 
-def load_methods(cfg: RunConfig, methods: tuple[Method, ...], keying: str) -> dict[str, pd.DataFrame]:
+def load_methods(
+    cfg: RunConfig, methods: tuple[Method, ...], keying: str
+) -> dict[str, pd.DataFrame]:
     """Every method's predictions under ``keying``, by registry key.
 
     A missing table raises :class:`.StoreMissing` naming the chapter to run, except for the methods the
@@ -66,23 +89,31 @@ def load_methods(cfg: RunConfig, methods: tuple[Method, ...], keying: str) -> di
     tables = {}
     for m in methods:
         try:
-            tables[m.key] = require_table(cfg, m.table(keying), produced_by=m.writer(cfg.inventory))
+            tables[m.key] = require_table(
+                cfg, m.table(keying), produced_by=m.writer(cfg.inventory)
+            )
         except StoreMissing:
             if not m.optional:
                 raise
     return tables
 
 
-def load_for_targets(cfg: RunConfig, methods: tuple[Method, ...], keying: str) -> tuple[dict[str, pd.DataFrame],
-                                                                                      dict[str, str]]:
+def load_for_targets(
+    cfg: RunConfig, methods: tuple[Method, ...], keying: str
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Every method's predictions to grade against ``keying``'s targets, by key: the table its chapter made under
     ``keying``, else its ``papi`` one (a chapter that ran one convention); and which answers each was shown
     (``keying``, ``papi``, or ``none`` for the unaligned model). A method with neither table is left out."""
     tables, shown = {}, {}
     for m in methods:
-        for name, answers in [(m.table(keying), keying if m.keyed else "papi"), (m.table("papi"), "papi")]:
+        for name, answers in [
+            (m.table(keying), keying if m.keyed else "papi"),
+            (m.table("papi"), "papi"),
+        ]:
             try:
-                tables[m.key] = require_table(cfg, name, produced_by=m.writer(cfg.inventory))
+                tables[m.key] = require_table(
+                    cfg, name, produced_by=m.writer(cfg.inventory)
+                )
             except StoreMissing:
                 continue
             shown[m.key] = "none" if m.key == "no_alignment" else answers
@@ -94,7 +125,9 @@ def run_parameters(manifest: pd.DataFrame, table: str) -> dict[str, Any]:
     """The chapter parameters of the latest write of ``table`` in a :func:`palign_nb.store.read_manifest`."""
     latest = manifest.drop_duplicates("name", keep="last").set_index("name")
     if table not in latest.index:
-        raise StoreMissing(f"The results store lists no {table}: run the chapter that writes it first.")
+        raise StoreMissing(
+            f"The results store lists no {table}: run the chapter that writes it first."
+        )
     return dict(latest.loc[table, "params"]["extra"])
 
 
@@ -104,60 +137,75 @@ def common_rows(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         raise PalignError("No predictions to compare.")
     keys = None
     for table in tables.values():
-        index = pd.MultiIndex.from_frame(table[["subject", "item"]].astype({"subject": int}))
+        index = pd.MultiIndex.from_frame(
+            table[["subject", "item"]].astype({"subject": int})
+        )
         keys = index if keys is None else keys.intersection(index, sort=False)
     if keys is None or len(keys) == 0:
-        raise PalignError("The chapters' predictions share no (subject, item) pair: rerun them with the same subjects "
-                          "(n_subjects / subjects) and results_dir.")
+        raise PalignError(
+            "The chapters' predictions share no (subject, item) pair: rerun them with the same subjects "
+            "(n_subjects / subjects) and results_dir."
+        )
     out = {}
     for label, table in tables.items():
-        indexed = table.assign(subject=table["subject"].astype(int)).set_index(["subject", "item"])
+        indexed = table.assign(subject=table["subject"].astype(int)).set_index(
+            ["subject", "item"]
+        )
         out[label] = indexed.loc[keys].reset_index()
     return out
 
 
-def scores_by_keying(tables: dict[str, pd.DataFrame], answers: pd.DataFrame, inventory: Inventory, known: list[str],
-                     items: list[str], keyings: tuple[str, ...] = KEYINGS) -> pd.DataFrame:
+def scores_by_keying(
+    tables: dict[str, pd.DataFrame],
+    answers: pd.DataFrame,
+    inventory: Inventory,
+    known: list[str],
+    items: list[str],
+    keyings: tuple[str, ...] = KEYINGS,
+) -> pd.DataFrame:
     """Each table and the :data:`palign_nb.controls.TRIVIAL` predictors (on ``answers``' subjects and ``items``), graded under every
     keying and variant: one row per (method, keying, variant) with each trait's error and the composite (the
     trivial predictors under their labels)."""
     rows = []
     for key in keyings:
-        trivial = {PREDICTORS[kind]: trivial_predictions(answers, inventory, known, items, kind, key) for kind in TRIVIAL}
+        trivial = {
+            PREDICTORS[kind]: trivial_predictions(
+                answers, inventory, known, items, kind, key
+            )
+            for kind in TRIVIAL
+        }
         for variant in VARIANTS:
             for method, table in [*tables.items(), *trivial.items()]:
-                rows.append({"method": method, "keying": key, "variant": variant,
-                             **alignment_score(add_targets(table, inventory, key), variant).to_dict()})
+                rows.append(
+                    {
+                        "method": method,
+                        "keying": key,
+                        "variant": variant,
+                        **alignment_score(
+                            add_targets(table, inventory, key), variant
+                        ).to_dict(),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def per_subject_composite(table: pd.DataFrame, inventory: Inventory, keying: str, variant: str = "faithful") -> pd.Series:
+def per_subject_composite(
+    table: pd.DataFrame, inventory: Inventory, keying: str, variant: str = "faithful"
+) -> pd.Series:
     """Each subject's composite error (sum of its trait errors), indexed by the integer subject id."""
-    per_subject = subject_trait_errors(add_targets(table, inventory, keying), variant).sum(axis=1)
+    per_subject = subject_trait_errors(
+        add_targets(table, inventory, keying), variant
+    ).sum(axis=1)
     return per_subject.set_axis(per_subject.index.astype(int))
 
 
-def sign_flip_test(differences: np.ndarray, n_draws: int = 20000, seed: int = 0) -> float:
-    """Two-sided paired permutation test of mean(differences) = 0: the p-value.
-
-    Each difference's sign is flipped at random under the null hypothesis. Exact (all 2^n sign
-    patterns) for n <= 16, otherwise ``n_draws`` seeded random patterns. With n pairs the smallest
-    possible p is 2 / 2^n (n = 2: 0.5), so a small run cannot reject anything.
-    """
-    d = np.asarray(differences, dtype=float)
-    d = d[~np.isnan(d)]
-    if len(d) == 0:
-        raise PalignError("No paired differences to test.")
-    observed = abs(d.mean())
-    if len(d) <= 16:
-        signs = 1 - 2 * ((np.arange(2 ** len(d))[:, None] >> np.arange(len(d))) & 1)
-    else:
-        signs = np.random.default_rng(seed).choice([-1, 1], size=(n_draws, len(d)))
-    return float((np.abs((signs * d).mean(axis=1)) >= observed - 1e-12).mean())
-
-
 def paired_comparison(
-    reference: str, tables: dict[str, pd.DataFrame], inventory: Inventory, keying: str, n_boot: int = 2000, seed: int = 0,
+    reference: str,
+    tables: dict[str, pd.DataFrame],
+    inventory: Inventory,
+    keying: str,
+    n_boot: int = 2000,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """``reference`` against every other method, paired by subject and by item.
 
@@ -175,26 +223,44 @@ def paired_comparison(
             continue
         diff = (per_subject_composite(table, inventory, keying) - ref_subject).dropna()
         mean, low, high = bootstrap_ci(diff, n_boot=n_boot, seed=seed)
-        item_diff = (_item_errors(table, inventory, keying) - ref_err).dropna().to_numpy()
-        rows.append({"method": label, "subjects": len(diff), "mean difference": mean, "low": low, "high": high,
-                     "p (subjects)": sign_flip_test(diff.to_numpy(), seed=seed), "items": len(item_diff),
-                     "p (items, optimistic)": sign_flip_test(item_diff, seed=seed)})
+        item_diff = (
+            (_item_errors(table, inventory, keying) - ref_err).dropna().to_numpy()
+        )
+        rows.append(
+            {
+                "method": label,
+                "subjects": len(diff),
+                "mean difference": mean,
+                "low": low,
+                "high": high,
+                "p (subjects)": sign_flip_test(diff.to_numpy(), seed=seed),
+                "items": len(item_diff),
+                "p (items, optimistic)": sign_flip_test(item_diff, seed=seed),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def _item_errors(table: pd.DataFrame, inventory: Inventory, keying: str) -> pd.Series:
     rows = add_targets(table, inventory, keying)
-    return (rows["predicted"] - rows["target"]).abs().set_axis(
-        pd.MultiIndex.from_arrays([rows["subject"].astype(int), rows["item"]]))
+    return (
+        (rows["predicted"] - rows["target"])
+        .abs()
+        .set_axis(
+            pd.MultiIndex.from_arrays([rows["subject"].astype(int), rows["item"]])
+        )
+    )
 
 
-# --- readouts per subject, verdicts (chapter 09) ----------------------------------------------
+# --- readouts per subject (chapter 09) --------------------------------------------------------
 
 
-def per_subject_readouts(table: pd.DataFrame, variant: str = "faithful") -> pd.DataFrame:
-    """Per subject (index: the integer subject id), the values whose means :func:`palign_nb.readouts.summarise_methods` reports.
+def per_subject_readouts(
+    table: pd.DataFrame, variant: str = "faithful"
+) -> pd.DataFrame:
+    """Per subject (index: the integer subject id), the values whose means :func:`palign_nb.readout_tables.summarise_methods` reports.
 
-    ``table``: graded rows (``target``), after :func:`palign_nb.readouts.add_readouts` when it has option
+    ``table``: graded rows (``target``), after :func:`palign_nb.readout_tables.add_readouts` when it has option
     probabilities. Columns: ``argmax (paper's protocol)`` and ``calibrated median`` (the paper's composite,
     ``variant``, of ``predicted`` and of ``calibrated_median``), ``RPS`` (the sum over traits of the mean
     ranked probability score per trait) and ``profile r (argmax)`` (Spearman r of the argmax answers and the
@@ -205,24 +271,40 @@ def per_subject_readouts(table: pd.DataFrame, variant: str = "faithful") -> pd.D
     def composite_of(readout: str) -> pd.Series:
         if readout not in table or table[readout].isna().all():
             return pd.Series(np.nan, index=subjects)
-        per_subject = subject_trait_errors(table.assign(predicted=table[readout]), variant).sum(axis=1, min_count=1)
+        per_subject = subject_trait_errors(
+            table.assign(predicted=table[readout]), variant
+        ).sum(axis=1, min_count=1)
         return per_subject.set_axis(per_subject.index.astype(int))
 
     subjects = pd.Index(table["subject"].astype(int).unique())
     if "rps" in table and table["rps"].notna().any():
         scored = table[(table["target"] > 0) & table["rps"].notna()]
-        rps = scored.groupby([scored["subject"].astype(int), "trait"])["rps"].mean().unstack("trait").sum(axis=1, min_count=1)
+        rps = (
+            scored.groupby([scored["subject"].astype(int), "trait"])["rps"]
+            .mean()
+            .unstack("trait")
+            .sum(axis=1, min_count=1)
+        )
     else:
         rps = pd.Series(np.nan, index=subjects)
     r = profile_spearman(table, "predicted")["r"]
-    out = pd.DataFrame({"argmax (paper's protocol)": composite_of("predicted"),
-                        "calibrated median": composite_of("calibrated_median"),
-                        "RPS": rps, "profile r (argmax)": r.set_axis(r.index.astype(int))})
+    out = pd.DataFrame(
+        {
+            "argmax (paper's protocol)": composite_of("predicted"),
+            "calibrated median": composite_of("calibrated_median"),
+            "RPS": rps,
+            "profile r (argmax)": r.set_axis(r.index.astype(int)),
+        }
+    )
     return out.reindex(subjects).rename_axis("subject")
 
 
-def readout_intervals(tables: dict[str, pd.DataFrame], n_boot: int = 2000, seed: int = 0,
-                      variant: str = "faithful") -> pd.DataFrame:
+def readout_intervals(
+    tables: dict[str, pd.DataFrame],
+    n_boot: int = 2000,
+    seed: int = 0,
+    variant: str = "faithful",
+) -> pd.DataFrame:
     """Per method and readout of :func:`per_subject_readouts`: the mean over subjects with a percentile bootstrap CI.
 
     One row per (method, readout) with ``mean``, ``low``, ``high`` and ``subjects`` (how many have a value);
@@ -233,27 +315,19 @@ def readout_intervals(tables: dict[str, pd.DataFrame], n_boot: int = 2000, seed:
     for label, table in tables.items():
         for readout, values in per_subject_readouts(table, variant).items():
             values = values.dropna()
-            mean, low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed) if len(values) else (np.nan,) * 3
-            rows.append({"method": label, "readout": readout, "mean": mean, "low": low, "high": high,
-                         "subjects": len(values)})
+            mean, low, high = (
+                bootstrap_ci(values, n_boot=n_boot, seed=seed)
+                if len(values)
+                else (np.nan,) * 3
+            )
+            rows.append(
+                {
+                    "method": label,
+                    "readout": readout,
+                    "mean": mean,
+                    "low": low,
+                    "high": high,
+                    "subjects": len(values),
+                }
+            )
     return pd.DataFrame(rows)
-
-
-#: The verdict of a claim whose PAS side answers (almost) one letter: its lower error is not knowledge of the person.
-DEGENERATE_VERDICT = "degenerate (answers one letter)"
-
-
-def claim_verdict(difference: float, p: float, degenerate: bool = False, level: float = 0.05) -> str:
-    """The verdict on "PAS beats X" from the paired mean difference (X's composite minus PAS's) and its p.
-
-    ``not measured`` (NaN), ``does not reproduce`` (PAS not better), :data:`DEGENERATE_VERDICT` (PAS better but
-    ``degenerate``: a one-letter answer sheet that happens to lie closer; a PAS that is not better does not
-    reproduce the claim whatever its letters), ``reproduces`` (p < ``level``) or ``same direction, not significant``.
-    """
-    if np.isnan(difference):
-        return "not measured"
-    if difference <= 0:
-        return "does not reproduce"
-    if degenerate:
-        return DEGENERATE_VERDICT
-    return "reproduces" if p < level else "same direction, not significant"

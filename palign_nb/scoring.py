@@ -29,6 +29,7 @@ from .models import LoadedModel
 from .prompts import ANSWER_PREFILL, render_chat, split_shared_prefix
 from .shared_prefix import decoder_of, shared_prefix
 
+
 def option_token_ids(tokenizer, prefill: str = ANSWER_PREFILL) -> list[int]:
     """The token that follows the prefill for each option letter (``" A"`` .. ``" E"`` for most tokenizers)."""
     base = tokenizer(prefill, add_special_tokens=False)["input_ids"]
@@ -36,7 +37,9 @@ def option_token_ids(tokenizer, prefill: str = ANSWER_PREFILL) -> list[int]:
     for letter in OPTION_LETTERS:
         full = tokenizer(f"{prefill} {letter}", add_special_tokens=False)["input_ids"]
         if full[: len(base)] != base or len(full) != len(base) + 1:
-            raise PalignError(f"The tokenizer does not encode option {letter!r} as one token after {prefill!r}; option scoring needs that.")
+            raise PalignError(
+                f"The tokenizer does not encode option {letter!r} as one token after {prefill!r}; option scoring needs that."
+            )
         ids.append(full[-1])
     return ids
 
@@ -50,7 +53,9 @@ def option_table(logprobs: np.ndarray, index: list[str]) -> pd.DataFrame:
     probs /= probs.sum(axis=1, keepdims=True)
     table = pd.DataFrame(probs, index=index, columns=[f"p_{x}" for x in OPTION_LETTERS])
     table["option_mass"] = np.exp(logprobs).sum(axis=1)
-    table["predicted"] = [LETTER_TO_VALUE[OPTION_LETTERS[i]] for i in probs.argmax(axis=1)]
+    table["predicted"] = [
+        LETTER_TO_VALUE[OPTION_LETTERS[i]] for i in probs.argmax(axis=1)
+    ]
     return table
 
 
@@ -80,7 +85,10 @@ def forward_suffixes(
     prefix, rests = split_shared_prefix(lm.tokenizer, system, users, prefill)
     order = np.argsort([len(r) for r in rests], kind="stable")
     pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
-    with torch.inference_mode(), shared_prefix(lm, prefix, path=path, backend=backend) as run:
+    with (
+        torch.inference_mode(),
+        shared_prefix(lm, prefix, path=path, backend=backend) as run,
+    ):
         for lo in range(0, len(order), batch_size):
             chunk = order[lo : lo + batch_size]
             lengths = torch.tensor([len(rests[i]) for i in chunk])
@@ -90,11 +98,17 @@ def forward_suffixes(
             last = (lengths - 1).to(lm.device)
             if answer_logits:
                 keep = torch.unique(last)  # sorted; few distinct lengths per batch
-                logits = run(lm.model, ids.to(lm.device), logits_to_keep=keep).logits  # (B, len(keep), vocab)
+                logits = run(
+                    lm.model, ids.to(lm.device), logits_to_keep=keep
+                ).logits  # (B, len(keep), vocab)
                 rows = torch.arange(len(chunk), device=lm.device)
                 yield chunk, logits[rows, torch.searchsorted(keep, last)], last
             else:
-                yield chunk, run(decoder_of(lm.model), ids.to(lm.device)).last_hidden_state, last
+                yield (
+                    chunk,
+                    run(decoder_of(lm.model), ids.to(lm.device)).last_hidden_state,
+                    last,
+                )
 
 
 def score_options(
@@ -114,21 +128,40 @@ def score_options(
     index = index if index is not None else [str(i) for i in range(len(users))]
     option_ids = torch.tensor(option_token_ids(lm.tokenizer), device=lm.device)
     result = np.zeros((len(users), len(OPTION_LETTERS)))
-    for chunk, logits, _ in forward_suffixes(lm, system, users, batch_size=batch_size, answer_logits=True, path=path, backend=backend):
-        result[chunk] = torch.log_softmax(logits.float(), dim=-1)[:, option_ids].cpu().numpy()
+    for chunk, logits, _ in forward_suffixes(
+        lm,
+        system,
+        users,
+        batch_size=batch_size,
+        answer_logits=True,
+        path=path,
+        backend=backend,
+    ):
+        result[chunk] = (
+            torch.log_softmax(logits.float(), dim=-1)[:, option_ids].cpu().numpy()
+        )
     return option_table(result, index)
 
 
 @torch.inference_mode()
-def score_options_plain(lm: LoadedModel, system: str, users: list[str], index: list[str] | None = None) -> pd.DataFrame:
+def score_options_plain(
+    lm: LoadedModel, system: str, users: list[str], index: list[str] | None = None
+) -> pd.DataFrame:
     """Reference implementation: one full forward pass per prompt, no cache, no tricks (for tests)."""
     option_ids = option_token_ids(lm.tokenizer)
     rows = []
     for user in users:
-        ids = lm.tokenizer(render_chat(lm.tokenizer, system, user), add_special_tokens=False, return_tensors="pt")["input_ids"]
+        ids = lm.tokenizer(
+            render_chat(lm.tokenizer, system, user),
+            add_special_tokens=False,
+            return_tensors="pt",
+        )["input_ids"]
         logits = lm.model(input_ids=ids.to(lm.device)).logits[0, -1].float()
         rows.append(torch.log_softmax(logits, -1)[option_ids].cpu().numpy())
-    return option_table(np.array(rows), index if index is not None else [str(i) for i in range(len(users))])
+    return option_table(
+        np.array(rows),
+        index if index is not None else [str(i) for i in range(len(users))],
+    )
 
 
 ANSWER_PATTERN = re.compile(r"[abcdeABCDE][^a-zA-Z]")
@@ -141,7 +174,9 @@ def parse_answer(text: str) -> int | None:
 
 
 @torch.inference_mode()
-def generate_batched(lm: LoadedModel, texts: list[str], max_new_tokens: int, batch_size: int) -> list[str]:
+def generate_batched(
+    lm: LoadedModel, texts: list[str], max_new_tokens: int, batch_size: int
+) -> list[str]:
     """Greedy continuations of rendered prompts, left-padded in batches: the decoded new text of each.
 
     The one generation loop of the package (the paper's answer recipe here, the open-ended answers and
@@ -153,9 +188,21 @@ def generate_batched(lm: LoadedModel, texts: list[str], max_new_tokens: int, bat
     outputs: list[str] = []
     try:
         for lo in range(0, len(texts), batch_size):
-            enc = tok(texts[lo : lo + batch_size], return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
-            gen = lm.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-            outputs += tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+            enc = tok(
+                texts[lo : lo + batch_size],
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+            ).to(lm.device)
+            gen = lm.model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tok.pad_token_id,
+            )
+            outputs += tok.batch_decode(
+                gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True
+            )
     finally:
         tok.padding_side = old_side
     return outputs
@@ -173,9 +220,17 @@ def generate_answers(
 
     Returns per prompt the generated ``text`` and ``predicted`` (NaN when it does not parse).
     """
-    outputs = generate_batched(lm, [render_chat(lm.tokenizer, system, u) for u in users], max_new_tokens, batch_size)
+    outputs = generate_batched(
+        lm,
+        [render_chat(lm.tokenizer, system, u) for u in users],
+        max_new_tokens,
+        batch_size,
+    )
     parsed = [parse_answer(t) for t in outputs]
     return pd.DataFrame(
-        {"text": outputs, "predicted": [np.nan if p is None else float(p) for p in parsed]},
+        {
+            "text": outputs,
+            "predicted": [np.nan if p is None else float(p) for p in parsed],
+        },
         index=index if index is not None else [str(i) for i in range(len(users))],
     )

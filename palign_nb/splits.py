@@ -16,7 +16,9 @@ from .errors import PalignError
 from .inventories import Inventory, check_name, get_inventory
 
 
-def kmeans_representatives(answers: pd.DataFrame, item_columns: list[str], k: int, seed: int = 42) -> pd.Index:
+def kmeans_representatives(
+    answers: pd.DataFrame, item_columns: list[str], k: int, seed: int = 42
+) -> pd.Index:
     """The paper's test-subject selection: one real respondent per K-means centre.
 
     Standardise the item answers, fit ``KMeans(k, random_state=seed)`` (the paper: 42), and for each
@@ -24,8 +26,12 @@ def kmeans_representatives(answers: pd.DataFrame, item_columns: list[str], k: in
     Returns the ``k`` chosen subject ids in centre order.
     """
     if k < 1 or k > len(answers):
-        raise PalignError(f"k={k} must lie between 1 and the number of respondents ({len(answers)}).")
-    features = StandardScaler().fit_transform(answers[item_columns].to_numpy(dtype=float))
+        raise PalignError(
+            f"k={k} must lie between 1 and the number of respondents ({len(answers)})."
+        )
+    features = StandardScaler().fit_transform(
+        answers[item_columns].to_numpy(dtype=float)
+    )
     km = KMeans(n_clusters=k, random_state=seed, n_init="auto").fit(features)
     taken: set[int] = set()
     chosen = []
@@ -62,7 +68,11 @@ def first_per_trait(items: list[str], inventory: Inventory, n: int) -> list[str]
     if n < 1:
         raise PalignError(f"n_items must be at least 1, got {n}.")
     per_trait = max(1, n // len(inventory.traits))
-    return [c for t in inventory.trait_order for c in [i for i in items if inventory.items.loc[i, "trait"] == t][:per_trait]]
+    return [
+        c
+        for t in inventory.trait_order
+        for c in [i for i in items if inventory.items.loc[i, "trait"] == t][:per_trait]
+    ]
 
 
 def chapter_items(splits: dict, inventory: Inventory, n_items: int) -> list[str]:
@@ -70,7 +80,9 @@ def chapter_items(splits: dict, inventory: Inventory, n_items: int) -> list[str]
     return first_per_trait(splits["test"], inventory, n_items)
 
 
-def carve_validation(known: list[str], inventory: Inventory, per_trait: int, seed: int = 0) -> ItemSplit:
+def carve_validation(
+    known: list[str], inventory: Inventory, per_trait: int, seed: int = 0
+) -> ItemSplit:
     """Hold back ``per_trait`` known items of each trait as validation items (seeded, stratified).
 
     The test items are every inventory item outside ``known``. Order within each list follows ``known``.
@@ -86,10 +98,14 @@ def carve_validation(known: list[str], inventory: Inventory, per_trait: int, see
             )
         held.update(rng.choice(pool, size=per_trait, replace=False).tolist())
     test = [c for c in inventory.items.index if c not in set(known)]
-    return ItemSplit([c for c in known if c not in held], [c for c in known if c in held], test)
+    return ItemSplit(
+        [c for c in known if c not in held], [c for c in known if c in held], test
+    )
 
 
-def stratified_item_split(inventory: Inventory, n_known_per_trait: int, seed: int = 0) -> tuple[list[str], list[str]]:
+def stratified_item_split(
+    inventory: Inventory, n_known_per_trait: int, seed: int = 0
+) -> tuple[list[str], list[str]]:
     """A seeded known/test item split with ``n_known_per_trait`` known items in every trait.
 
     For inventories without a published split (SD3). Returns (known, test), each in inventory order.
@@ -99,7 +115,9 @@ def stratified_item_split(inventory: Inventory, n_known_per_trait: int, seed: in
     for trait in inventory.trait_order:
         pool = inventory.items_of(trait)
         if not 0 < n_known_per_trait < len(pool):
-            raise PalignError(f"n_known_per_trait={n_known_per_trait} must lie between 1 and {len(pool) - 1} for trait {trait}.")
+            raise PalignError(
+                f"n_known_per_trait={n_known_per_trait} must lie between 1 and {len(pool) - 1} for trait {trait}."
+            )
         known.update(rng.choice(pool, size=n_known_per_trait, replace=False).tolist())
     order = inventory.items.index
     return [c for c in order if c in known], [c for c in order if c not in known]
@@ -112,8 +130,13 @@ SD3_SETTINGS: dict[str, str] = {
 }
 
 
-def sd3_design(setting: str, answers: pd.DataFrame, kmeans_k: int = 300, known_per_trait: int = 4,
-               seed: int = 0) -> tuple[list[int], list[str], list[str]]:
+def sd3_design(
+    setting: str,
+    answers: pd.DataFrame,
+    kmeans_k: int = 300,
+    known_per_trait: int = 4,
+    seed: int = 0,
+) -> tuple[list[int], list[str], list[str]]:
     """The test subjects and the (known, test) items of a Dark Triad setting: ``(subjects, known, test)``.
 
     ``paper``: the paper's released 300 subjects (:func:`palign_nb.data.sd3_paper_subjects`) and its
@@ -139,15 +162,21 @@ def sd3_design(setting: str, answers: pd.DataFrame, kmeans_k: int = 300, known_p
     return [int(s) for s in representatives], known, test
 
 
-def select_subjects(answers: pd.DataFrame, n_subjects: int, subjects: list | None = None) -> list:
+def select_subjects(
+    answers: pd.DataFrame, n_subjects: int, subjects: list | None = None
+) -> list:
     """The subjects a run uses: ``subjects`` if given (checked to exist), else the first ``n_subjects``."""
     if subjects is not None:
         unknown = [s for s in subjects if s not in answers.index]
         if unknown:
-            raise PalignError(f"Unknown subject ids {unknown[:5]}: pick ids from the data's index (e.g. {list(answers.index[:3])}).")
+            raise PalignError(
+                f"Unknown subject ids {unknown[:5]}: pick ids from the data's index (e.g. {list(answers.index[:3])})."
+            )
         return list(subjects)
     if n_subjects > len(answers):
-        raise PalignError(f"n_subjects={n_subjects} but only {len(answers)} subjects are available.")
+        raise PalignError(
+            f"n_subjects={n_subjects} but only {len(answers)} subjects are available."
+        )
     return answers.index[:n_subjects].tolist()
 
 
@@ -160,14 +189,20 @@ def run_subjects(splits: dict, n_subjects: int, subjects: list | None = None) ->
     if subjects is not None:
         unknown = [s for s in subjects if s not in pool]
         if unknown:
-            raise PalignError(f"Subjects {unknown[:5]} are not test subjects of chapter 02's splits; pick from e.g. {pool[:3]}.")
+            raise PalignError(
+                f"Subjects {unknown[:5]} are not test subjects of chapter 02's splits; pick from e.g. {pool[:3]}."
+            )
         return list(subjects)
     if n_subjects > len(splits["subjects"]):
-        raise PalignError(f"n_subjects={n_subjects} but chapter 02 chose {len(splits['subjects'])} subjects: rerun it with n_subjects >= {n_subjects}.")
+        raise PalignError(
+            f"n_subjects={n_subjects} but chapter 02 chose {len(splits['subjects'])} subjects: rerun it with n_subjects >= {n_subjects}."
+        )
     return list(splits["subjects"][:n_subjects])
 
 
-def nested_known_subsets(known: list[str], inventory: Inventory, counts: list[int], seed: int = 0) -> dict[int, list[str]]:
+def nested_known_subsets(
+    known: list[str], inventory: Inventory, counts: list[int], seed: int = 0
+) -> dict[int, list[str]]:
     """Nested, trait-stratified subsets of the known items, one per count (the data-efficiency curve).
 
     Each trait's known items are shuffled once (seeded); a subset of ``k`` items takes the first
@@ -178,18 +213,30 @@ def nested_known_subsets(known: list[str], inventory: Inventory, counts: list[in
 
     Introduced in :doc:`/notebooks/05_pas`.
     """
-    if not counts or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in counts):
-        raise PalignError(f"Counts of known items must be positive whole numbers; got {list(counts)}.")
+    if not counts or any(
+        isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1
+        for k in counts
+    ):
+        raise PalignError(
+            f"Counts of known items must be positive whole numbers; got {list(counts)}."
+        )
     asked = sorted({int(k) for k in counts})
     traits = inventory.items.loc[known, "trait"]
     order = inventory.trait_order
     rng = np.random.default_rng(seed)
-    shuffled = {t: rng.permutation(traits.index[traits == t].to_numpy()).tolist() for t in order}
+    shuffled = {
+        t: rng.permutation(traits.index[traits == t].to_numpy()).tolist() for t in order
+    }
 
     def quota(k: int, i: int) -> int:
         return k // len(order) + (1 if i < k % len(order) else 0)
 
-    bad = [k for k in asked if k > len(known) or any(quota(k, i) > len(shuffled[t]) for i, t in enumerate(order))]
+    bad = [
+        k
+        for k in asked
+        if k > len(known)
+        or any(quota(k, i) > len(shuffled[t]) for i, t in enumerate(order))
+    ]
     if bad:
         per_trait = ", ".join(f"{t}: {len(shuffled[t])}" for t in order)
         raise PalignError(

@@ -30,12 +30,27 @@ from .inventories import get_inventory
 from .methods import method as registered_method, timings_table
 from .paths import repo_root
 
-PACKAGES = ("torch", "transformers", "peft", "trl", "scikit-learn", "pandas", "numpy", "altair")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "altair",
+)
 
 
 def _git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo_root(),
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
@@ -73,8 +88,16 @@ def _append_manifest(cfg: RunConfig, entry: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def _write(cfg: RunConfig, name: str, suffix: str, write: Callable[[Path], None], rows: int | None, chapter: str,
-           wall_s: float | None, extra: dict[str, Any] | None) -> Path:
+def _write(
+    cfg: RunConfig,
+    name: str,
+    suffix: str,
+    write: Callable[[Path], None],
+    rows: int | None,
+    chapter: str,
+    wall_s: float | None,
+    extra: dict[str, Any] | None,
+) -> Path:
     """Write through a temporary file in the store's folder, log it in the manifest (rows, content hash), then
     rename it into place: a killed write leaves the earlier file whole, and a file the manifest does not
     describe is refused by the readers."""
@@ -105,17 +128,40 @@ def _write(cfg: RunConfig, name: str, suffix: str, write: Callable[[Path], None]
     return path
 
 
-def save_table(cfg: RunConfig, name: str, table: pd.DataFrame, chapter: str,
-               wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+def save_table(
+    cfg: RunConfig,
+    name: str,
+    table: pd.DataFrame,
+    chapter: str,
+    wall_s: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write a table to the store (replacing any earlier one of that name), atomically, and log it in the manifest."""
-    return _write(cfg, name, ".csv", lambda p: table.to_csv(p, index=False), len(table), chapter, wall_s, extra)
+    return _write(
+        cfg,
+        name,
+        ".csv",
+        lambda p: table.to_csv(p, index=False),
+        len(table),
+        chapter,
+        wall_s,
+        extra,
+    )
 
 
-def save_json(cfg: RunConfig, name: str, obj: Any, chapter: str,
-              wall_s: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+def save_json(
+    cfg: RunConfig,
+    name: str,
+    obj: Any,
+    chapter: str,
+    wall_s: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write a small JSON object to the store, atomically, and log it in the manifest."""
     text = json.dumps(obj, indent=1, default=str)
-    return _write(cfg, name, ".json", lambda p: p.write_text(text), None, chapter, wall_s, extra)
+    return _write(
+        cfg, name, ".json", lambda p: p.write_text(text), None, chapter, wall_s, extra
+    )
 
 
 def _missing(cfg: RunConfig, name: str, produced_by: str) -> StoreMissing:
@@ -128,8 +174,10 @@ def _missing(cfg: RunConfig, name: str, produced_by: str) -> StoreMissing:
 
 def rewrite_command(cfg: RunConfig, chapter: str) -> str:
     """The command that rewrites a chapter's results in this store."""
-    return (f".venv/bin/papermill notebooks/{chapter}.ipynb runs/{chapter}.ipynb -p model_id {cfg.model_id} "
-            f"-p inventory {cfg.inventory} -p results_dir {cfg.results_dir}")
+    return (
+        f".venv/bin/papermill notebooks/{chapter}.ipynb runs/{chapter}.ipynb -p model_id {cfg.model_id} "
+        f"-p inventory {cfg.inventory} -p results_dir {cfg.results_dir}"
+    )
 
 
 def checked_path(cfg: RunConfig, name: str, suffix: str, produced_by: str) -> Path:
@@ -139,23 +187,45 @@ def checked_path(cfg: RunConfig, name: str, suffix: str, produced_by: str) -> Pa
     path = cfg.results_path / f"{name}{suffix}"
     if not path.exists():
         raise _missing(cfg, name, produced_by)
-    check_file(path, _manifest_entries(cfg), produced_by, lambda chapter: f"`{rewrite_command(cfg, chapter)}`")
+    check_file(
+        path,
+        _manifest_entries(cfg),
+        produced_by,
+        lambda chapter: f"`{rewrite_command(cfg, chapter)}`",
+    )
     return path
 
 
-def check_file(path: Path, entries: list[dict[str, Any]], produced_by: str, command: Callable[[str], str]) -> None:
+def check_file(
+    path: Path,
+    entries: list[dict[str, Any]],
+    produced_by: str,
+    command: Callable[[str], str],
+) -> None:
     """Raise :class:`.StoreCorrupt` unless ``path`` is the file its latest manifest entry describes."""
-    listed = [e for e in entries if e.get("name") == path.stem and e.get("file", path.name) == path.name]
+    listed = [
+        e
+        for e in entries
+        if e.get("name") == path.stem and e.get("file", path.name) == path.name
+    ]
     chapter = listed[-1].get("chapter", produced_by) if listed else produced_by
     fix = f"Rewrite it with chapter {chapter}: {command(chapter)} (or `make book`)."
     if not listed or "sha256" not in listed[-1]:
-        raise StoreCorrupt(f"{path} is not listed in the store's manifest (written by hand, by an older version of "
-                           f"the book, or its manifest line was lost), so it cannot be trusted. {fix}")
+        raise StoreCorrupt(
+            f"{path} is not listed in the store's manifest (written by hand, by an older version of "
+            f"the book, or its manifest line was lost), so it cannot be trusted. {fix}"
+        )
     entry = listed[-1]
     if _sha256(path) != entry["sha256"]:
-        rows = f"; the manifest records {entry['rows']} rows" if entry.get("rows") is not None else ""
-        raise StoreCorrupt(f"{path} is not the file chapter {chapter} wrote at {entry.get('written_at')} (its content "
-                           f"hash differs{rows}): it was truncated by a killed write or edited by hand. {fix}")
+        rows = (
+            f"; the manifest records {entry['rows']} rows"
+            if entry.get("rows") is not None
+            else ""
+        )
+        raise StoreCorrupt(
+            f"{path} is not the file chapter {chapter} wrote at {entry.get('written_at')} (its content "
+            f"hash differs{rows}): it was truncated by a killed write or edited by hand. {fix}"
+        )
 
 
 def require_table(cfg: RunConfig, name: str, produced_by: str) -> pd.DataFrame:
@@ -192,8 +262,15 @@ def read_manifest(cfg: RunConfig) -> pd.DataFrame:
 PREDICTION_COLUMNS = ("subject", "item", "predicted", "trait", "stored")
 
 
-def save_predictions(cfg: RunConfig, key: str, table: pd.DataFrame, chapter: str, keying: str = "papi",
-                     wall_s: float | None = None, extra: dict[str, Any] | None = None) -> str:
+def save_predictions(
+    cfg: RunConfig,
+    key: str,
+    table: pd.DataFrame,
+    chapter: str,
+    keying: str = "papi",
+    wall_s: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
     """Write method ``key``'s predictions under its registered name (:mod:`palign_nb.methods`); returns the name.
 
     The chapter must be the method's registered writer for this inventory, and the table must hold
@@ -201,17 +278,30 @@ def save_predictions(cfg: RunConfig, key: str, table: pd.DataFrame, chapter: str
     """
     m = registered_method(key)
     if chapter != m.writer(cfg.inventory):
-        raise PalignError(f"{chapter} wrote predictions of {key!r}, whose registered writer for {cfg.inventory} is "
-                          f"{m.writer(cfg.inventory)}: change palign_nb.methods.METHODS or write it from that chapter.")
+        raise PalignError(
+            f"{chapter} wrote predictions of {key!r}, whose registered writer for {cfg.inventory} is "
+            f"{m.writer(cfg.inventory)}: change palign_nb.methods.METHODS or write it from that chapter."
+        )
     missing = [c for c in PREDICTION_COLUMNS if c not in table]
     if missing:
-        raise PalignError(f"predictions of {key!r} lack the columns {missing}: build them with metrics.subject_predictions.")
+        raise PalignError(
+            f"predictions of {key!r} lack the columns {missing}: build them with metrics.subject_predictions."
+        )
     name = m.table(keying)
-    save_table(cfg, name, table.astype({"subject": int}), chapter=chapter, wall_s=wall_s, extra=extra)
+    save_table(
+        cfg,
+        name,
+        table.astype({"subject": int}),
+        chapter=chapter,
+        wall_s=wall_s,
+        extra=extra,
+    )
     return name
 
 
-def load_predictions(cfg: RunConfig, key: str, keying: str = "papi", graded_as: str | None = None) -> pd.DataFrame:
+def load_predictions(
+    cfg: RunConfig, key: str, keying: str = "papi", graded_as: str | None = None
+) -> pd.DataFrame:
     """Method ``key``'s predictions as shown ``keying`` answers, with integer subject ids.
 
     With ``graded_as`` (a keying), a ``target`` column under that convention is added; without it the
@@ -221,11 +311,16 @@ def load_predictions(cfg: RunConfig, key: str, keying: str = "papi", graded_as: 
     from .metrics import add_targets
 
     m = registered_method(key)
-    table = require_table(cfg, m.table(keying), produced_by=m.writer(cfg.inventory)).astype({"subject": int})
-    return add_targets(table, get_inventory(cfg.inventory), graded_as) if graded_as else table
+    table = require_table(
+        cfg, m.table(keying), produced_by=m.writer(cfg.inventory)
+    ).astype({"subject": int})
+    return (
+        add_targets(table, get_inventory(cfg.inventory), graded_as)
+        if graded_as
+        else table
+    )
 
 
 def load_timings(cfg: RunConfig, chapter: str) -> pd.DataFrame:
     """A chapter's timings (:meth:`palign_nb.context.Chapter.save_timings`), or :class:`.StoreMissing` naming it."""
     return require_table(cfg, timings_table(chapter), produced_by=chapter)
-

@@ -12,7 +12,10 @@ import altair as alt
 
 #: Options passed to vega-embed: SVG (sharp, and testable: marks are DOM nodes) and only the actions
 #: that work offline (save as SVG/PNG; no "open in the Vega editor").
-EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
+EMBED_OPTIONS = {
+    "renderer": "svg",
+    "actions": {"export": True, "source": False, "compiled": False, "editor": False},
+}
 
 _BOOK_HTML = """\
 <div class="palign-vega" id="{div_id}"></div>
@@ -39,7 +42,12 @@ def _script_json(value: object) -> str:
     """JSON that is safe inside an inline <script> (no ``</script>``, no ``<!--``)."""
     import json
 
-    return json.dumps(value, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (
+        json.dumps(value, sort_keys=True)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
 
 
 def book_renderer(spec: dict, **metadata) -> dict[str, object]:
@@ -57,10 +65,14 @@ def book_renderer(spec: dict, **metadata) -> dict[str, object]:
     opt = EMBED_OPTIONS | dict(metadata.get("embed_options") or {})
     body = _script_json(spec)
     div_id = "palign-vega-" + hashlib.sha256(body.encode()).hexdigest()[:16]
-    cdn = [f"https://cdn.jsdelivr.net/npm/vega@{alt.VEGA_VERSION}",
-           f"https://cdn.jsdelivr.net/npm/vega-lite@{alt.VEGALITE_VERSION}",
-           f"https://cdn.jsdelivr.net/npm/vega-embed@{alt.VEGAEMBED_VERSION}"]
-    html = _BOOK_HTML.format(div_id=div_id, spec=body, opt=_script_json(opt), cdn=_script_json(cdn))
+    cdn = [
+        f"https://cdn.jsdelivr.net/npm/vega@{alt.VEGA_VERSION}",
+        f"https://cdn.jsdelivr.net/npm/vega-lite@{alt.VEGALITE_VERSION}",
+        f"https://cdn.jsdelivr.net/npm/vega-embed@{alt.VEGAEMBED_VERSION}",
+    ]
+    html = _BOOK_HTML.format(
+        div_id=div_id, spec=body, opt=_script_json(opt), cdn=_script_json(cdn)
+    )
     return {"text/html": html, "text/plain": "<Altair chart>"}
 
 

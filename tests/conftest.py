@@ -4,4 +4,6 @@ from __future__ import annotations
 
 
 def pytest_collection_modifyitems(session, config, items):
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)  # stable: keeps the rest in order
+    items.sort(
+        key=lambda item: item.get_closest_marker("browser") is not None
+    )  # stable: keeps the rest in order

@@ -53,11 +53,18 @@ CHART_TIMEOUT_MS = 30_000
 
 
 def find_chromium() -> str:
-    for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+    for candidate in (
+        os.environ.get("CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+    ):
         if candidate and (path := shutil.which(candidate)):
             return path
-    pytest.fail("no Chromium: install Debian's `chromium` (apt-get install chromium; `make test` does it) "
-                "or set CHROMIUM=/path/to/chrome")
+    pytest.fail(
+        "no Chromium: install Debian's `chromium` (apt-get install chromium; `make test` does it) "
+        "or set CHROMIUM=/path/to/chrome"
+    )
 
 
 # ---------------------------------------------------------------------------- build and serve
@@ -76,7 +83,10 @@ def executed_chapters(tmp: Path) -> tuple[Path, bool]:
             problems[chapter] = str(err)
     failed = {c: e for c, e in problems.items() if "stopped on an error" in e}
     if failed:
-        pytest.fail("a chapter's smoke run failed, so the book cannot be rendered:\n" + "\n".join(failed.values()))
+        pytest.fail(
+            "a chapter's smoke run failed, so the book cannot be rendered:\n"
+            + "\n".join(failed.values())
+        )
     if not problems:
         return ARTIFACTS, False
     # Missing or out of date (e.g. this file run alone): execute every chapter here, in order, one store.
@@ -86,9 +96,15 @@ def executed_chapters(tmp: Path) -> tuple[Path, bool]:
     runs.mkdir()
     params = yaml.safe_load(SMOKE.read_text()) | {"results_dir": str(store)}
     for chapter in book_from_runs.toc_notebooks():
-        pm.execute_notebook(str(ROOT / chapter), str(runs / Path(chapter).name), parameters=params,
-                            kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False,
-                            execution_timeout=900)
+        pm.execute_notebook(
+            str(ROOT / chapter),
+            str(runs / Path(chapter).name),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(ROOT / "notebooks"),
+            progress_bar=False,
+            execution_timeout=900,
+        )
     return runs, False
 
 
@@ -114,7 +130,9 @@ def server(book):
         def log_message(self, *args):
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(book)))
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(book))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
@@ -128,7 +146,9 @@ def browser():
 
     executable = find_chromium()
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        b = p.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield b
         b.close()
 
@@ -168,15 +188,27 @@ JS_SIDEBAR = """() => Array.from(document.querySelectorAll('#pst-primary-sidebar
 
 def displayed_charts(chapter: str, runs_html: Path) -> int:
     """How many charts an executed chapter displays directly (glued ones are placed by the prose)."""
-    nb = nbformat.read(runs_html.parent.parent / "src" / f"{chapter}.ipynb", as_version=4)
-    return sum('class="palign-vega"' in "".join(o.get("data", {}).get("text/html", ""))
-               for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    nb = nbformat.read(
+        runs_html.parent.parent / "src" / f"{chapter}.ipynb", as_version=4
+    )
+    return sum(
+        'class="palign-vega"' in "".join(o.get("data", {}).get("text/html", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
 
 
 def test_every_built_page_is_checked(book):
-    built = {str(p.relative_to(book).with_suffix("")) for p in book.rglob("*.html") if "_static" not in p.parts}
-    assert built == set(PAGES), f"pages built but not checked: {sorted(built - set(PAGES))}; " \
-                                f"checked but not built: {sorted(set(PAGES) - built)}"
+    built = {
+        str(p.relative_to(book).with_suffix(""))
+        for p in book.rglob("*.html")
+        if "_static" not in p.parts
+    }
+    assert built == set(PAGES), (
+        f"pages built but not checked: {sorted(built - set(PAGES))}; "
+        f"checked but not built: {sorted(set(PAGES) - built)}"
+    )
 
 
 def test_no_table_cell_reads_nan(book):
@@ -185,11 +217,19 @@ def test_no_table_cell_reads_nan(book):
 
     found = {}
     for page in sorted(book.rglob("*.html")):
-        cells = re.findall(r"<t[dh][^>]*>\s*(.*?)\s*</t[dh]>", page.read_text(errors="replace"), flags=re.S)
-        bad = [c for c in cells if c in {"NaN", "nan", "&lt;NA&gt;", "<NA>", "None", "NaT"}]  # pandas' renderings
+        cells = re.findall(
+            r"<t[dh][^>]*>\s*(.*?)\s*</t[dh]>",
+            page.read_text(errors="replace"),
+            flags=re.S,
+        )
+        bad = [
+            c for c in cells if c in {"NaN", "nan", "&lt;NA&gt;", "<NA>", "None", "NaT"}
+        ]  # pandas' renderings
         if bad:
             found[str(page.relative_to(book))] = len(bad)
-    assert not found, f"table cells reading NaN (pages: count): {found}; display the table with palign_nb.shown.table"
+    assert not found, (
+        f"table cells reading NaN (pages: count): {found}; display the table with palign_nb.shown.table"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -199,7 +239,9 @@ def test_page(page, book, server, browser):
     problems: list[str] = []
     external: list[str] = []
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, service_workers="block"
+    )
     tab = context.new_page()
 
     def route(r):
@@ -211,14 +253,32 @@ def test_page(page, book, server, browser):
             r.abort()
 
     tab.route("**/*", route)
-    tab.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text} ({m.location.get('url', '')})"))
+    tab.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and problems.append(
+                f"console error: {m.text} ({m.location.get('url', '')})"
+            )
+        ),
+    )
     tab.on("pageerror", lambda e: problems.append(f"uncaught exception: {e}"))
-    tab.on("requestfailed", lambda r: urlparse(r.url).netloc == origin
-           and problems.append(f"request failed: {r.url} ({r.failure})"))
-    tab.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+    tab.on(
+        "requestfailed",
+        lambda r: (
+            urlparse(r.url).netloc == origin
+            and problems.append(f"request failed: {r.url} ({r.failure})")
+        ),
+    )
+    tab.on(
+        "response",
+        lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"),
+    )
     try:
         tab.goto(url, wait_until="load")
-        if 'http-equiv="refresh"' in (book / f"{page}.html").read_text().lower():  # index.html redirects to the root page
+        if (
+            'http-equiv="refresh"' in (book / f"{page}.html").read_text().lower()
+        ):  # index.html redirects to the root page
             tab.wait_for_url(lambda u: u != url)
             tab.wait_for_load_state("load")
         charts_n = tab.locator(".palign-vega").count()
@@ -235,24 +295,34 @@ def test_page(page, book, server, browser):
         if page.startswith("notebooks/"):
             expected = displayed_charts(page, book)
             if len(charts) < expected:
-                problems.append(f"{len(charts)} charts on the page, but the chapter displays {expected}")
+                problems.append(
+                    f"{len(charts)} charts on the page, but the chapter displays {expected}"
+                )
         html = tab.content()
         if 'id="altair-viz-' in html:
-            problems.append("a chart was drawn by Altair's own renderer (it loads Vega from a CDN): "
-                            "import palign_nb.charts before making charts")
+            problems.append(
+                "a chart was drawn by Altair's own renderer (it loads Vega from a CDN): "
+                "import palign_nb.charts before making charts"
+            )
         if "application/vnd.jupyter.widget-view+json" in html:
-            problems.append("an ipywidget is left in the page (no kernel in the static book): "
-                            "tag its cell `remove-output` and show an Altair view instead")
+            problems.append(
+                "an ipywidget is left in the page (no kernel in the static book): "
+                "tag its cell `remove-output` and show an Altair view instead"
+            )
 
         # Math
         if math["n"]:
             if not math.get("loaded"):
                 problems.append(f"{math['n']} formulas but MathJax did not load")
             elif math["typeset"] < math["n"] or math["errors"]:
-                problems.append(f"MathJax typeset {math['typeset']} of {math['n']} formulas, {math['errors']} errors")
+                problems.append(
+                    f"MathJax typeset {math['typeset']} of {math['n']} formulas, {math['errors']} errors"
+                )
 
         # Sidebar: every page of the toc, by its URL
-        links = {urlparse(href).path.lstrip("/") for href, _ in tab.evaluate(JS_SIDEBAR)}
+        links = {
+            urlparse(href).path.lstrip("/") for href, _ in tab.evaluate(JS_SIDEBAR)
+        }
         missing = [f for f in toc_files() if f"{f}.html" not in links]
         if missing:
             problems.append(f"the sidebar does not list {missing}")
@@ -262,7 +332,9 @@ def test_page(page, book, server, browser):
         for old in SHOTS.glob(f"{name}*.png"):
             old.unlink()
         tab.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-        for i, chart in enumerate(tab.locator(".palign-vega").all(), 1):  # each chart on its own, easy to look at
+        for i, chart in enumerate(
+            tab.locator(".palign-vega").all(), 1
+        ):  # each chart on its own, easy to look at
             chart.screenshot(path=str(SHOTS / f"{name}__chart{i:02d}.png"))
     finally:
         context.close()

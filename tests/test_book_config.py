@@ -31,7 +31,11 @@ def cited_keys() -> set[str]:
     texts = [p.read_text() for p in (ROOT / "book").glob("*.md")]
     for nb in toc_notebooks():
         if nb.exists():
-            texts += [c.source for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "markdown"]
+            texts += [
+                c.source
+                for c in nbformat.read(nb, as_version=4).cells
+                if c.cell_type == "markdown"
+            ]
     keys = set()
     for text in texts:
         for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
@@ -50,15 +54,23 @@ def test_execution_is_cached():
 
 def test_mathjax_is_served_by_the_book():
     path = SPHINX["mathjax_path"]
-    assert not re.match(r"^(https?:)?//", path), "mathjax_path must be a file under _static, not a URL"
+    assert not re.match(r"^(https?:)?//", path), (
+        "mathjax_path must be a file under _static, not a URL"
+    )
     static = [ROOT / p for p in SPHINX["html_static_path"]]
-    assert any((s / path).is_file() for s in static), f"{path} is in none of {SPHINX['html_static_path']}"
+    assert any((s / path).is_file() for s in static), (
+        f"{path} is in none of {SPHINX['html_static_path']}"
+    )
     fonts = [s / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2" for s in static]
-    assert any(len(list(f.glob("*.woff"))) >= 20 for f in fonts), "MathJax's CHTML fonts are missing"
+    assert any(len(list(f.glob("*.woff"))) >= 20 for f in fonts), (
+        "MathJax's CHTML fonts are missing"
+    )
 
 
 def test_no_widget_javascript_from_a_cdn():
-    assert SPHINX.get("nb_ipywidgets_js") == {}, "nb_ipywidgets_js must stay {} (MyST-NB's default loads from a CDN)"
+    assert SPHINX.get("nb_ipywidgets_js") == {}, (
+        "nb_ipywidgets_js must stay {} (MyST-NB's default loads from a CDN)"
+    )
 
 
 def test_thebe_is_off():
@@ -80,8 +92,11 @@ def test_external_load_guard():
       <script src="../_static/vega/palign-vega.js"></script>
     """
     assert palign_book.find_external_loads(html) == [
-        "https://cdn.jsdelivr.net/npm/vega@6", "//fonts.googleapis.com/css?family=Lato",
-        "http://example.org/a.png", "https://example.org/b.png"]
+        "https://cdn.jsdelivr.net/npm/vega@6",
+        "//fonts.googleapis.com/css?family=Lato",
+        "http://example.org/a.png",
+        "https://example.org/b.png",
+    ]
 
 
 def test_charts_render_without_a_cdn_in_the_book():
@@ -92,10 +107,15 @@ def test_charts_render_without_a_cdn_in_the_book():
     from palign_nb import charts, vega_render  # noqa: F401  (importing charts enables the renderer)
 
     assert alt.renderers.active == "palign"
-    bundle = vega_render.book_renderer(alt.Chart(pd.DataFrame({"a": [1, 2]})).mark_bar().encode(x="a:Q").to_dict())
+    bundle = vega_render.book_renderer(
+        alt.Chart(pd.DataFrame({"a": [1, 2]})).mark_bar().encode(x="a:Q").to_dict()
+    )
     html = bundle["text/html"]
     assert f'class="{palign_book.CHART_CLASS}"' in html
-    assert "<script src" not in html and "</script" not in html.split("<script", 1)[1][:-len("</script>")]
+    assert (
+        "<script src" not in html
+        and "</script" not in html.split("<script", 1)[1][: -len("</script>")]
+    )
     assert "window.vegaEmbed(el, spec, opt)" in html
 
 
@@ -105,9 +125,12 @@ def test_charts_render_without_a_cdn_in_the_book():
 def test_api_page_documents_every_module():
     api = (ROOT / "book" / "api.md").read_text()
     documented = set(re.findall(r"automodule::\s+palign_nb\.(\w+)", api))
-    modules = {p.stem for p in (ROOT / "palign_nb").glob("*.py") if p.stem != "__init__"}
+    modules = {
+        p.stem for p in (ROOT / "palign_nb").glob("*.py") if p.stem != "__init__"
+    }
     assert modules - documented == set(), (
-        f"book/api.md has no `.. automodule:: palign_nb.<name>` for {sorted(modules - documented)}: add a section")
+        f"book/api.md has no `.. automodule:: palign_nb.<name>` for {sorted(modules - documented)}: add a section"
+    )
 
 
 def test_chapters_are_numbered():
@@ -117,26 +140,37 @@ def test_chapters_are_numbered():
         if not nb.exists():
             continue
         number = int(nb.stem[:2])
-        cells = [c for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "markdown"]
-        titles = [line for c in cells for line in c.source.splitlines() if line.startswith("# ")]
+        cells = [
+            c
+            for c in nbformat.read(nb, as_version=4).cells
+            if c.cell_type == "markdown"
+        ]
+        titles = [
+            line
+            for c in cells
+            for line in c.source.splitlines()
+            if line.startswith("# ")
+        ]
         if not titles or not titles[0].startswith(f"# {number}. "):
             wrong[nb.name] = titles[0] if titles else None
-    assert not wrong, f"chapter titles must start with '# <number>. ' (the toc does not number pages): {wrong}"
+    assert not wrong, (
+        f"chapter titles must start with '# <number>. ' (the toc does not number pages): {wrong}"
+    )
 
 
 def test_references_has_what_the_book_promises():
     """The paper, the method and baseline papers, and the inventories' sources."""
     required = {
-        "zhu2025personality",   # the paper
-        "li2023iti",            # ITI, which PAS builds on
-        "rafailov2023dpo",      # DPO
-        "schulman2017ppo",      # PPO
+        "zhu2025personality",  # the paper
+        "li2023iti",  # ITI, which PAS builds on
+        "rafailov2023dpo",  # DPO
+        "schulman2017ppo",  # PPO
         "shao2024deepseekmath",  # GRPO
-        "hu2022lora",           # LoRA
-        "johnson2014ipipneo",   # IPIP-NEO-120 / the IPIP-NEO archive
-        "goldberg1999ipip",     # IPIP
-        "jones2014sd3",         # SD3
-        "jiang2023mpi",         # MPI and P^2 (one paper)
+        "hu2022lora",  # LoRA
+        "johnson2014ipipneo",  # IPIP-NEO-120 / the IPIP-NEO archive
+        "goldberg1999ipip",  # IPIP
+        "jones2014sd3",  # SD3
+        "jiang2023mpi",  # MPI and P^2 (one paper)
     }
     assert required - bib_keys() == set()
 
@@ -148,7 +182,9 @@ def test_every_citation_resolves():
 
 def test_every_reference_is_cited():
     uncited = bib_keys() - cited_keys()
-    assert not uncited, f"in book/references.bib but cited nowhere (the bibliography lists :all:): {sorted(uncited)}"
+    assert not uncited, (
+        f"in book/references.bib but cited nowhere (the bibliography lists :all:): {sorted(uncited)}"
+    )
 
 
 def test_toc_has_reference_pages():

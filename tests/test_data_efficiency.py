@@ -27,8 +27,12 @@ def test_nested_and_stratified(ipip, known):
     assert list(subsets) == [10, 20, 40, 80, 100]
     for k, items in subsets.items():
         assert len(items) == len(set(items)) == k and set(items) <= set(known)
-        assert ipip.items.loc[items, "trait"].value_counts().to_dict() == {t: k // 5 for t in "ACENO"}
-        assert items == [c for c in known if c in set(items)]  # in the known items' order
+        assert ipip.items.loc[items, "trait"].value_counts().to_dict() == {
+            t: k // 5 for t in "ACENO"
+        }
+        assert items == [
+            c for c in known if c in set(items)
+        ]  # in the known items' order
     sizes = sorted(subsets)
     for small, large in zip(sizes, sizes[1:]):
         assert set(subsets[small]) < set(subsets[large])
@@ -38,7 +42,11 @@ def test_nested_and_stratified(ipip, known):
 def test_uneven_counts_stay_balanced_and_nested(ipip, known):
     subsets = splits.nested_known_subsets(known, ipip, list(range(1, 31)), seed=3)
     for k in range(1, 31):
-        per_trait = ipip.items.loc[subsets[k], "trait"].value_counts().reindex(list("ACENO"), fill_value=0)
+        per_trait = (
+            ipip.items.loc[subsets[k], "trait"]
+            .value_counts()
+            .reindex(list("ACENO"), fill_value=0)
+        )
         assert per_trait.sum() == k and per_trait.max() - per_trait.min() <= 1
         if k > 1:
             assert set(subsets[k - 1]) < set(subsets[k])
@@ -47,21 +55,30 @@ def test_uneven_counts_stay_balanced_and_nested(ipip, known):
 def test_seeded(ipip, known):
     a = splits.nested_known_subsets(known, ipip, [10, 20], seed=0)
     assert splits.nested_known_subsets(known, ipip, [20, 10], seed=0) == a
-    others = [splits.nested_known_subsets(known, ipip, [10, 20], seed=s)[10] for s in (1, 2, 3)]
+    others = [
+        splits.nested_known_subsets(known, ipip, [10, 20], seed=s)[10]
+        for s in (1, 2, 3)
+    ]
     assert any(o != a[10] for o in others)
 
 
 @pytest.mark.parametrize("counts", [[10, 120], [101], [10, 105]])
 def test_more_than_available_is_one_clear_error(ipip, known, counts):
-    with pytest.raises(PalignError, match=r"only 100 known items are available.*efficiency_counts"):
+    with pytest.raises(
+        PalignError, match=r"only 100 known items are available.*efficiency_counts"
+    ):
         splits.nested_known_subsets(known, ipip, counts, seed=0)
 
 
 def test_trait_too_small_is_an_error(ipip, known):
-    lopsided = [c for c in known if ipip.items.loc[c, "trait"] != "O"] + [c for c in known if ipip.items.loc[c, "trait"] == "O"][:3]
+    lopsided = [c for c in known if ipip.items.loc[c, "trait"] != "O"] + [
+        c for c in known if ipip.items.loc[c, "trait"] == "O"
+    ][:3]
     assert len(lopsided) == 83
     with pytest.raises(PalignError, match="O: 3"):
-        splits.nested_known_subsets(lopsided, ipip, [20], seed=0)  # 4 openness items needed, 3 known
+        splits.nested_known_subsets(
+            lopsided, ipip, [20], seed=0
+        )  # 4 openness items needed, 3 known
 
 
 @pytest.mark.parametrize("counts", [[], [0, 10], [10.0], [True], [-5]])

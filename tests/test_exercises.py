@@ -24,9 +24,13 @@ def exercises(path: Path) -> list[tuple[str, str]]:
     cells = json.loads(path.read_text())["cells"]
     found = []
     for i, cell in enumerate(cells):
-        if cell["cell_type"] == "markdown" and "".join(cell["source"]).startswith("```{solution-start}"):
+        if cell["cell_type"] == "markdown" and "".join(cell["source"]).startswith(
+            "```{solution-start}"
+        ):
             solution = "".join(cells[i + 1]["source"])
-            check = next("".join(c["source"]) for c in cells[i + 2:] if c["cell_type"] == "code")
+            check = next(
+                "".join(c["source"]) for c in cells[i + 2 :] if c["cell_type"] == "code"
+            )
             found.append((solution, check))
     return found
 
@@ -63,12 +67,16 @@ def wrong_direction(acts, y):
 
 
 def wrong_prompt(texts, values, labels):
-    return "Here are some of your behaviors and your level of recognition towards them; " + "; ".join(
-        f"{t}: {labels[int(v)]}" for t, v in zip(texts, values))
+    return (
+        "Here are some of your behaviors and your level of recognition towards them; "
+        + "; ".join(f"{t}: {labels[int(v)]}" for t, v in zip(texts, values))
+    )
 
 
 def wrong_reward(named, target):
-    return 0.0 if named is None else -abs(named - target)  # no penalty for naming nothing
+    return (
+        0.0 if named is None else -abs(named - target)
+    )  # no penalty for naming nothing
 
 
 def wrong_rejected(value):
@@ -78,7 +86,9 @@ def wrong_rejected(value):
 def wrong_sign_flip(d):
     from scipy import stats
 
-    return float(stats.ttest_1samp(d, 0.0).pvalue)  # a t-test, not the exact sign-flip test
+    return float(
+        stats.ttest_1samp(d, 0.0).pvalue
+    )  # a t-test, not the exact sign-flip test
 
 
 def wrong_choice(text):
@@ -86,16 +96,19 @@ def wrong_choice(text):
     return int(digits[-1]) if digits else None
 
 
-@pytest.mark.parametrize("check,wrong,hint", [
-    (checks.check_option_readout, wrong_readout, "probabilities"),
-    (checks.check_top_k_heads, wrong_top_k, "lower layer"),
-    (checks.check_direction_and_sigma, wrong_direction, "norm"),
-    (checks.check_few_shot_prompt, wrong_prompt, "separators"),
-    (checks.check_paper_reward, wrong_reward, "-6"),
-    (checks.check_last_line_choice, wrong_choice, "last non-empty line"),
-    (checks.check_dpo_rejected, wrong_rejected, "far end"),
-    (checks.check_sign_flip_test, wrong_sign_flip, "2^n sign patterns"),
-])
+@pytest.mark.parametrize(
+    "check,wrong,hint",
+    [
+        (checks.check_option_readout, wrong_readout, "probabilities"),
+        (checks.check_top_k_heads, wrong_top_k, "lower layer"),
+        (checks.check_direction_and_sigma, wrong_direction, "norm"),
+        (checks.check_few_shot_prompt, wrong_prompt, "separators"),
+        (checks.check_paper_reward, wrong_reward, "-6"),
+        (checks.check_last_line_choice, wrong_choice, "last non-empty line"),
+        (checks.check_dpo_rejected, wrong_rejected, "far end"),
+        (checks.check_sign_flip_test, wrong_sign_flip, "2^n sign patterns"),
+    ],
+)
 def test_a_wrong_answer_fails_with_a_hint(check, wrong, hint):
     with pytest.raises(AssertionError, match=re.escape(hint)):
         check(wrong)

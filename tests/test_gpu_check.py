@@ -25,12 +25,19 @@ def load_script():
 
 def test_small_check_passes_and_prints_the_table(tmp_path):
     out = tmp_path / "check.json"
-    run = subprocess.run([sys.executable, str(SCRIPT), "--small", "--items", "40", "--json", str(out)],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--small", "--items", "40", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "gpu-check: all checks passed" in run.stdout
     rows = {r["check"]: r for r in json.loads(out.read_text())}
-    assert rows["the exact 8B config on the meta device: parameters"]["value"] == "8,030,261,248"
+    assert (
+        rows["the exact 8B config on the meta device: parameters"]["value"]
+        == "8,030,261,248"
+    )
     checked = [r for r in rows.values() if r["ok"] is not None]
     assert len(checked) >= 9 and all(r["ok"] for r in checked)
     for label in ("shared/cpu_flash", "shared/flex", "shared/matmul", "model/auto"):
@@ -61,6 +68,15 @@ def test_the_full_check_refuses_a_cpu_with_the_fix(capsys):
 
 
 def test_small_check_in_bfloat16_exercises_every_backend_in_half_precision(capsys):
-    assert load_script().main(["--small", "--dtype", "bfloat16", "--items", "12", "--generate-items", "2"]) == 0
+    assert (
+        load_script().main(
+            ["--small", "--dtype", "bfloat16", "--items", "12", "--generate-items", "2"]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
-    assert "torch.bfloat16" in printed and "shared/flex" in printed and "MISMATCH" not in printed
+    assert (
+        "torch.bfloat16" in printed
+        and "shared/flex" in printed
+        and "MISMATCH" not in printed
+    )

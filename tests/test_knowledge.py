@@ -10,13 +10,17 @@ from palign_nb.inventories import get_inventory
 from palign_nb.knowledge import item_knowledge, knowledge_finding, population_targets
 
 INV = get_inventory("ipip")
-ITEMS = [c for c in INV.items.index if INV.items.loc[c, "sign"] > 0][:4]  # plus-keyed: both keyings agree
+ITEMS = [c for c in INV.items.index if INV.items.loc[c, "sign"] > 0][
+    :4
+]  # plus-keyed: both keyings agree
 
 
 def scored(expected: list[float]) -> pd.DataFrame:
     """Option tables whose expected answer is ``expected`` (all mass on two neighbouring letters)."""
     rows = []
-    for e in expected:  # values: A = 5 ... E = 1; put the mass on floor(e) and floor(e) + 1
+    for (
+        e
+    ) in expected:  # values: A = 5 ... E = 1; put the mass on floor(e) and floor(e) + 1
         p = np.zeros(5)
         low = int(np.floor(e))
         hi_share = e - low
@@ -37,11 +41,15 @@ def answers(rows: dict[int, list[int]]) -> pd.DataFrame:
 def test_leave_one_out_and_the_sign():
     # subjects 2 and 3 rank the items 1 < 2 < 3 < 4; subject 1 ranks them the other way, strongly
     people = answers({1: [5, 5, 1, 1], 2: [1, 2, 4, 5], 3: [1, 2, 4, 5]})
-    follows = item_knowledge(scored([1.5, 2.5, 3.5, 4.5]), people, [1, 2, 3], [1, 2], INV, "papi")
+    follows = item_knowledge(
+        scored([1.5, 2.5, 3.5, 4.5]), people, [1, 2, 3], [1, 2], INV, "papi"
+    )
     # for subject 1 the others (2, 3) rank exactly like the model; with subject 1 left in, the ranks would tie
     assert follows.loc[follows.subject == 1, "rho"].item() == pytest.approx(1.0)
     assert follows["items"].tolist() == [4, 4]
-    against = item_knowledge(scored([4.5, 3.5, 2.5, 1.5]), people, [1, 2, 3], [1], INV, "papi")
+    against = item_knowledge(
+        scored([4.5, 3.5, 2.5, 1.5]), people, [1, 2, 3], [1], INV, "papi"
+    )
     assert against["rho"].item() == pytest.approx(-1.0)
 
 
@@ -50,7 +58,14 @@ def test_missing_answers_are_left_out_of_the_population_mean():
     table = population_targets(people, ITEMS, [1, 2], INV, "papi")
     assert np.isnan(table.loc[1, ITEMS[0]]) and table.loc[2, ITEMS[0]] == 1
     # for subject 3 (not in the population) every item has a mean; item 1's is subject 2's alone
-    result = item_knowledge(scored([1.5, 2.5, 3.5, 4.5]), people.reindex([1, 2, 3], fill_value=3), [1, 2], [3], INV, "papi")
+    result = item_knowledge(
+        scored([1.5, 2.5, 3.5, 4.5]),
+        people.reindex([1, 2, 3], fill_value=3),
+        [1, 2],
+        [3],
+        INV,
+        "papi",
+    )
     assert result["rho"].item() == pytest.approx(1.0)
 
 

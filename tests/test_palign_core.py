@@ -10,7 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from palign_nb import charts, checks, controls, data, data_charts, metrics, splits, store
+from palign_nb import (
+    charts,
+    checks,
+    controls,
+    data,
+    data_charts,
+    metrics,
+    splits,
+    store,
+)
 from palign_nb import inventories as inv
 from palign_nb.config import RunConfig
 from palign_nb.errors import PalignError, StoreMissing
@@ -38,10 +47,18 @@ def papi() -> pd.DataFrame:
 
 def test_likert_letter_maps():
     assert inv.LETTER_TO_VALUE == {"A": 5, "B": 4, "C": 3, "D": 2, "E": 1}
-    assert all(inv.VALUE_TO_LETTER[v] == letter for letter, v in inv.LETTER_TO_VALUE.items())
+    assert all(
+        inv.VALUE_TO_LETTER[v] == letter for letter, v in inv.LETTER_TO_VALUE.items()
+    )
     assert inv.OPTION_LETTERS == ("A", "B", "C", "D", "E")
-    assert inv.IPIP_LABELS[5] == "Very Accurate" and inv.IPIP_LABELS[1] == "Very Inaccurate"
-    assert inv.IPIP_LABELS[3] == "Neither Accurate Nor Inaccurate" and inv.IPIP_LABELS[0] == "Unknown"
+    assert (
+        inv.IPIP_LABELS[5] == "Very Accurate"
+        and inv.IPIP_LABELS[1] == "Very Inaccurate"
+    )
+    assert (
+        inv.IPIP_LABELS[3] == "Neither Accurate Nor Inaccurate"
+        and inv.IPIP_LABELS[0] == "Unknown"
+    )
     assert set(inv.SD3_LABELS) == set(inv.IPIP_LABELS) == {0, 1, 2, 3, 4, 5}
 
 
@@ -50,7 +67,11 @@ def test_inventory_structure(ipip, sd3):
     assert (ipip.items.groupby("facet_code").size() == 10).all()
     assert int((ipip.items["sign"] < 0).sum()) == 148
     assert int((ipip.items["short"] > 0).sum()) == 120
-    assert len(sd3.items) == 27 and sd3.items.groupby("trait").size().tolist() == [9, 9, 9]
+    assert len(sd3.items) == 27 and sd3.items.groupby("trait").size().tolist() == [
+        9,
+        9,
+        9,
+    ]
     assert sd3.items.index[sd3.items["sign"] < 0].tolist() == list(inv.SD3_REVERSED)
 
 
@@ -60,7 +81,11 @@ def test_keying_golden_values_ipip(ipip):
     signs = ipip.items.loc[["i45", "i195"], "sign"].to_numpy()
     stored = np.array([[4, 4], [5, 1], [0, 0]])
     assert inv.targets(stored, signs, ipip, "papi").tolist() == [[4, 4], [5, 1], [0, 0]]
-    assert inv.targets(stored, signs, ipip, "literal").tolist() == [[4, 2], [5, 5], [0, 0]]
+    assert inv.targets(stored, signs, ipip, "literal").tolist() == [
+        [4, 2],
+        [5, 5],
+        [0, 0],
+    ]
     # IPIP stores keyed values: scoring uses them as they are.
     assert inv.keyed_values(stored, signs, ipip).tolist() == stored.tolist()
 
@@ -74,7 +99,9 @@ def test_keying_sd3_is_not_recoded(sd3):
 
 
 def test_score_respondents_ignores_missing(sd3):
-    answers = pd.DataFrame([[3] * 27, [5] * 27], columns=sd3.items.index, index=["x", "y"])
+    answers = pd.DataFrame(
+        [[3] * 27, [5] * 27], columns=sd3.items.index, index=["x", "y"]
+    )
     answers.loc["x", "M1"] = 0
     answers.loc["x", "M2"] = 5
     scores = inv.score_respondents(answers, sd3)
@@ -87,13 +114,15 @@ def test_score_respondents_ignores_missing(sd3):
 
 
 def test_metric_hand_computed():
-    tiny = pd.DataFrame({
-        "subject": [1] * 7 + [2] * 2,
-        "item": ["a1", "a2", "a3", "a4", "c1", "c2", "c3", "a1", "c1"],
-        "trait": ["A", "A", "A", "A", "C", "C", "C", "A", "C"],
-        "target": [5, 0, 2, 4, 3, 1, 5, 2, 2],
-        "predicted": [4, 3, np.nan, 4, 3, 2, 3, 2, 5],
-    })
+    tiny = pd.DataFrame(
+        {
+            "subject": [1] * 7 + [2] * 2,
+            "item": ["a1", "a2", "a3", "a4", "c1", "c2", "c3", "a1", "c1"],
+            "trait": ["A", "A", "A", "A", "C", "C", "C", "A", "C"],
+            "target": [5, 0, 2, 4, 3, 1, 5, 2, 2],
+            "predicted": [4, 3, np.nan, 4, 3, 2, 3, 2, 5],
+        }
+    )
     faithful = metrics.alignment_score(tiny, "faithful")
     corrected = metrics.alignment_score(tiny, "corrected")
     # subject 1: A faithful (1 + 3 + 0) / 3, corrected (1 + 0) / 2; C (0 + 1 + 2) / 3; subject 2: A 0, C 3
@@ -102,11 +131,15 @@ def test_metric_hand_computed():
     assert faithful["C"] == pytest.approx((1 + 3) / 2) == corrected["C"]
     assert faithful["composite"] == pytest.approx(faithful["A"] + faithful["C"])
     per_subject = metrics.subject_trait_errors(tiny, "corrected")
-    assert per_subject.loc[1, "A"] == pytest.approx(0.5) and per_subject.loc[2, "C"] == pytest.approx(3)
+    assert per_subject.loc[1, "A"] == pytest.approx(0.5) and per_subject.loc[
+        2, "C"
+    ] == pytest.approx(3)
 
 
 def test_metric_bad_variant_suggests():
-    frame = pd.DataFrame({"subject": [1], "trait": ["A"], "target": [3], "predicted": [3.0]})
+    frame = pd.DataFrame(
+        {"subject": [1], "trait": ["A"], "target": [3], "predicted": [3.0]}
+    )
     with pytest.raises(PalignError, match="corrected"):
         metrics.alignment_score(frame, "corected")
 
@@ -125,17 +158,25 @@ def paper_split():
         ("trait_mean", "papi", 2.8668, 2.8591),
     ],
 )
-def test_trivial_predictors_pinned(papi, ipip, paper_split, kind, keying, faithful, corrected):
+def test_trivial_predictors_pinned(
+    papi, ipip, paper_split, kind, keying, faithful, corrected
+):
     known, test = paper_split
     preds = controls.trivial_predictions(papi, ipip, known, test, kind, keying)
     assert len(preds) == 300 * 180
-    assert metrics.alignment_score(preds, "faithful")["composite"] == pytest.approx(faithful, abs=APPROX)
-    assert metrics.alignment_score(preds, "corrected")["composite"] == pytest.approx(corrected, abs=APPROX)
+    assert metrics.alignment_score(preds, "faithful")["composite"] == pytest.approx(
+        faithful, abs=APPROX
+    )
+    assert metrics.alignment_score(preds, "corrected")["composite"] == pytest.approx(
+        corrected, abs=APPROX
+    )
 
 
 def test_always_c_per_trait(papi, ipip, paper_split):
     known, test = paper_split
-    scores = metrics.alignment_score(controls.trivial_predictions(papi, ipip, known, test, "always_C", "papi"))
+    scores = metrics.alignment_score(
+        controls.trivial_predictions(papi, ipip, known, test, "always_C", "papi")
+    )
     expected = {"A": 0.7089, "C": 0.7200, "E": 0.7543, "N": 0.7247, "O": 0.8915}
     for trait, value in expected.items():
         assert scores[trait] == pytest.approx(value, abs=APPROX), trait
@@ -164,12 +205,20 @@ def test_sd3_trivial_predictors_pinned(sd3, sd3_design, kind, expected):
     """The SD3 bar of chapter 08's alternative (``kmeans``) setting: trivial predictors on the 300 K-means subjects, 15 test items."""
     answers, known, test = sd3_design
     assert len(answers) == 300 and len(test) == 15 and answers[test].gt(0).all().all()
-    for keying in inv.KEYINGS:  # SD3 stores literal answers: both conventions give the same scores
+    for keying in (
+        inv.KEYINGS
+    ):  # SD3 stores literal answers: both conventions give the same scores
         preds = controls.trivial_predictions(answers, sd3, known, test, kind, keying)
-        for variant in metrics.VARIANTS:  # complete respondents: no missing targets, the variants agree
+        for variant in (
+            metrics.VARIANTS
+        ):  # complete respondents: no missing targets, the variants agree
             scores = metrics.alignment_score(preds, variant)
             for trait, value in expected.items():
-                assert scores[trait] == pytest.approx(value, abs=APPROX), (keying, variant, trait)
+                assert scores[trait] == pytest.approx(value, abs=APPROX), (
+                    keying,
+                    variant,
+                    trait,
+                )
 
 
 @pytest.fixture(scope="module")
@@ -182,13 +231,23 @@ def sd3_paper_design():
 def test_sd3_paper_subjects_and_split(sd3):
     """The paper's 300 SD3 test subjects map onto distinct rows of data.csv, answer for answer; items 1-6 known."""
     subjects = data.sd3_paper_subjects()
-    assert len(subjects) == len(set(subjects)) == 300 and subjects[:3] == [14490, 12134, 11472]
-    released = pd.DataFrame(json.loads((data.data_dir() / "sd3" / "paper" / "dark_triad_Test_set.json").read_text()))
+    assert len(subjects) == len(set(subjects)) == 300 and subjects[:3] == [
+        14490,
+        12134,
+        11472,
+    ]
+    released = pd.DataFrame(
+        json.loads(
+            (data.data_dir() / "sd3" / "paper" / "dark_triad_Test_set.json").read_text()
+        )
+    )
     mapped = data.load_sd3().loc[subjects].reset_index(drop=True)[released.columns]
     assert (mapped.astype(str) == released.astype(str)).all().all()
     known, test = data.sd3_paper_item_split()
     assert (len(known), len(test)) == (18, 9) and not set(known) & set(test)
-    assert known == [f"{t}{i}" for t in "MNP" for i in range(1, 7)] and test == [f"{t}{i}" for t in "MNP" for i in (7, 8, 9)]
+    assert known == [f"{t}{i}" for t in "MNP" for i in range(1, 7)] and test == [
+        f"{t}{i}" for t in "MNP" for i in (7, 8, 9)
+    ]
     assert splits.sd3_design("paper", data.load_sd3()) == (subjects, known, test)
     with pytest.raises(PalignError, match="Did you mean 'kmeans'"):
         splits.sd3_design("kmean", data.load_sd3())
@@ -209,8 +268,12 @@ def test_sd3_paper_files_checked(tmp_path, monkeypatch):
             data.sd3_paper_item_split()
         csv = copy / "sd3" / "data.csv"
         lines = csv.read_text().splitlines(keepends=True)
-        csv.write_text("".join(lines[:14491] + lines[14492:]))  # drop row 14490, the paper's first subject
-        with pytest.raises(PalignError, match="1 of the paper's 300 SD3 test subjects .* match no row"):
+        csv.write_text(
+            "".join(lines[:14491] + lines[14492:])
+        )  # drop row 14490, the paper's first subject
+        with pytest.raises(
+            PalignError, match="1 of the paper's 300 SD3 test subjects .* match no row"
+        ):
             data.sd3_paper_subjects()
     finally:
         monkeypatch.undo()
@@ -220,23 +283,58 @@ def test_sd3_paper_files_checked(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("kind", "variant", "expected"),
     [
-        ("always_A", "faithful", {"M": 1.1700, "N": 2.0411, "P": 2.0089, "composite": 5.2200}),
-        ("always_A", "corrected", {"M": 1.1589, "N": 2.0356, "P": 1.9978, "composite": 5.1922}),
-        ("always_C", "faithful", {"M": 1.1744, "N": 0.9256, "P": 1.1200, "composite": 3.2200}),
-        ("always_C", "corrected", {"M": 1.1722, "N": 0.9244, "P": 1.1178, "composite": 3.2144}),
-        ("trait_mean", "faithful", {"M": 0.6489, "N": 0.6756, "P": 0.8022, "composite": 2.1267}),
-        ("trait_mean", "corrected", {"M": 0.6378, "N": 0.6722, "P": 0.8000, "composite": 2.1100}),
+        (
+            "always_A",
+            "faithful",
+            {"M": 1.1700, "N": 2.0411, "P": 2.0089, "composite": 5.2200},
+        ),
+        (
+            "always_A",
+            "corrected",
+            {"M": 1.1589, "N": 2.0356, "P": 1.9978, "composite": 5.1922},
+        ),
+        (
+            "always_C",
+            "faithful",
+            {"M": 1.1744, "N": 0.9256, "P": 1.1200, "composite": 3.2200},
+        ),
+        (
+            "always_C",
+            "corrected",
+            {"M": 1.1722, "N": 0.9244, "P": 1.1178, "composite": 3.2144},
+        ),
+        (
+            "trait_mean",
+            "faithful",
+            {"M": 0.6489, "N": 0.6756, "P": 0.8022, "composite": 2.1267},
+        ),
+        (
+            "trait_mean",
+            "corrected",
+            {"M": 0.6378, "N": 0.6722, "P": 0.8000, "composite": 2.1100},
+        ),
     ],
 )
-def test_sd3_paper_trivial_predictors_pinned(sd3, sd3_paper_design, kind, variant, expected):
+def test_sd3_paper_trivial_predictors_pinned(
+    sd3, sd3_paper_design, kind, variant, expected
+):
     """The SD3 bar of the faithful setting: trivial predictors on the paper's 300 subjects and 9 test items.
 
     One subject (row 2002) skipped test items, so the two metric variants differ here.
     """
     answers, known, test = sd3_paper_design
-    assert len(answers) == 300 and len(test) == 9 and int((answers[test] == 0).any(axis=1).sum()) == 1
-    for keying in inv.KEYINGS:  # SD3 stores literal answers: both conventions give the same scores
-        scores = metrics.alignment_score(controls.trivial_predictions(answers, sd3, known, test, kind, keying), variant)
+    assert (
+        len(answers) == 300
+        and len(test) == 9
+        and int((answers[test] == 0).any(axis=1).sum()) == 1
+    )
+    for keying in (
+        inv.KEYINGS
+    ):  # SD3 stores literal answers: both conventions give the same scores
+        scores = metrics.alignment_score(
+            controls.trivial_predictions(answers, sd3, known, test, kind, keying),
+            variant,
+        )
         for trait, value in expected.items():
             assert scores[trait] == pytest.approx(value, abs=APPROX), (keying, trait)
 
@@ -244,8 +342,16 @@ def test_sd3_paper_trivial_predictors_pinned(sd3, sd3_paper_design, kind, varian
 def test_always_a_matches_issue_8(papi, ipip, paper_split):
     """The per-trait numbers a user reported in PAlign issue #8 for a model answering A everywhere."""
     known, test = paper_split
-    scores = metrics.alignment_score(controls.trivial_predictions(papi, ipip, known, test, "always_A", "papi"))
-    for trait, value in {"A": 1.6528, "C": 1.5556, "E": 1.6622, "N": 2.1134, "O": 1.3448}.items():
+    scores = metrics.alignment_score(
+        controls.trivial_predictions(papi, ipip, known, test, "always_A", "papi")
+    )
+    for trait, value in {
+        "A": 1.6528,
+        "C": 1.5556,
+        "E": 1.6622,
+        "N": 2.1134,
+        "O": 1.3448,
+    }.items():
         assert scores[trait] == pytest.approx(value, abs=APPROX), trait
 
 
@@ -264,7 +370,9 @@ def _blobs(seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
     centres = np.array([[1, 1, 1], [3, 3, 3], [5, 5, 1]])
     rows = np.concatenate([c + rng.normal(scale=0.3, size=(20, 3)) for c in centres])
     cols = ["q1", "q2", "q3"]
-    return pd.DataFrame(rows, columns=cols, index=pd.Index(np.arange(100, 160), name="subject")), cols
+    return pd.DataFrame(
+        rows, columns=cols, index=pd.Index(np.arange(100, 160), name="subject")
+    ), cols
 
 
 def test_kmeans_representatives_distinct_real_deterministic():
@@ -274,7 +382,9 @@ def test_kmeans_representatives_distinct_real_deterministic():
     # one representative per blob
     assert sorted((np.asarray(first) - 100) // 20) == [0, 1, 2]
     assert first.tolist() == splits.kmeans_representatives(frame, cols, k=3).tolist()
-    many = splits.kmeans_representatives(frame, cols, k=len(frame))  # every subject, each once
+    many = splits.kmeans_representatives(
+        frame, cols, k=len(frame)
+    )  # every subject, each once
     assert sorted(many) == sorted(frame.index)
 
 
@@ -292,9 +402,14 @@ def test_carve_validation_disjoint_stratified_seeded(ipip, paper_split):
     assert set(split.known).isdisjoint(split.validation)
     assert set(split.all_known) == set(known) and sorted(split.test) == sorted(test)
     assert set(split.test).isdisjoint(split.all_known)
-    assert ipip.items.loc[split.validation, "trait"].value_counts().to_dict() == {t: 4 for t in "ACENO"}
+    assert ipip.items.loc[split.validation, "trait"].value_counts().to_dict() == {
+        t: 4 for t in "ACENO"
+    }
     assert splits.carve_validation(known, ipip, per_trait=4, seed=0) == split
-    others = {tuple(splits.carve_validation(known, ipip, per_trait=4, seed=s).validation) for s in range(1, 4)}
+    others = {
+        tuple(splits.carve_validation(known, ipip, per_trait=4, seed=s).validation)
+        for s in range(1, 4)
+    }
     assert tuple(split.validation) not in others or len(others) > 1
     with pytest.raises(PalignError, match="n_validation_per_trait"):
         splits.carve_validation(known, ipip, per_trait=24, seed=0)
@@ -303,7 +418,11 @@ def test_carve_validation_disjoint_stratified_seeded(ipip, paper_split):
 def test_stratified_item_split(sd3):
     known, test = splits.stratified_item_split(sd3, 4, seed=0)
     assert len(known) == 12 and len(test) == 15 and set(known).isdisjoint(test)
-    assert sd3.items.loc[known, "trait"].value_counts().to_dict() == {"M": 4, "N": 4, "P": 4}
+    assert sd3.items.loc[known, "trait"].value_counts().to_dict() == {
+        "M": 4,
+        "N": 4,
+        "P": 4,
+    }
     assert splits.stratified_item_split(sd3, 4, seed=0) == (known, test)
     with pytest.raises(PalignError, match="n_known_per_trait"):
         splits.stratified_item_split(sd3, 9)
@@ -338,7 +457,10 @@ def test_store_round_trip(tmp_path):
     assert store.require_json(cfg, "splits", produced_by="02_dataset_splits") == obj
     table = pd.DataFrame({"predictor": ["always_C"], "score": [3.8]})
     store.save_table(cfg, "trivial_scores", table, chapter="02_dataset_splits")
-    pd.testing.assert_frame_equal(store.require_table(cfg, "trivial_scores", produced_by="02_dataset_splits"), table)
+    pd.testing.assert_frame_equal(
+        store.require_table(cfg, "trivial_scores", produced_by="02_dataset_splits"),
+        table,
+    )
     manifest = store.read_manifest(cfg)
     assert manifest["name"].tolist() == ["splits", "trivial_scores"]
     assert manifest["params"].iloc[0]["n_subjects"] == 2
@@ -347,7 +469,9 @@ def test_store_round_trip(tmp_path):
 
 def test_store_missing_names_the_chapter(tmp_path):
     cfg = RunConfig(results_dir=str(tmp_path))
-    with pytest.raises(StoreMissing, match=r"notebooks/02_dataset_splits\.ipynb") as err:
+    with pytest.raises(
+        StoreMissing, match=r"notebooks/02_dataset_splits\.ipynb"
+    ) as err:
         store.require_json(cfg, "splits", produced_by="02_dataset_splits")
     assert "'splits'" in str(err.value) and "inventory=ipip" in str(err.value)
     with pytest.raises(PalignError):  # StoreMissing is a PalignError
@@ -367,7 +491,9 @@ def test_inventory_typo_suggests():
 
 
 def test_answer_out_of_range_names_subject_and_item(sd3):
-    answers = pd.DataFrame([[3] * 27, [3] * 27], columns=sd3.items.index, index=[11, 12])
+    answers = pd.DataFrame(
+        [[3] * 27, [3] * 27], columns=sd3.items.index, index=[11, 12]
+    )
     answers.loc[12, "P4"] = 7
     with pytest.raises(PalignError, match=r"subject 12, item 'P4'.*outside 0-5"):
         inv.check_answers(answers, sd3)
@@ -378,8 +504,16 @@ def test_answer_out_of_range_names_subject_and_item(sd3):
 
 
 def _clear_caches() -> None:
-    for fn in (inv._ipip, inv._sd3, data.load_papi_test, data.load_sd3, data.paper_item_split, data.load_p2_personas,
-               data.sd3_paper_subjects, data.sd3_paper_item_split):
+    for fn in (
+        inv._ipip,
+        inv._sd3,
+        data.load_papi_test,
+        data.load_sd3,
+        data.paper_item_split,
+        data.load_p2_personas,
+        data.sd3_paper_subjects,
+        data.sd3_paper_item_split,
+    ):
         fn.cache_clear()
 
 
@@ -387,7 +521,10 @@ def test_missing_data_file_is_clear(tmp_path, monkeypatch):
     monkeypatch.setenv("PALIGN_DATA", str(tmp_path))
     _clear_caches()
     try:
-        with pytest.raises(PalignError, match=r"Missing data file .*IPIP-NEO-ItemKey\.csv.*git checkout -- data/"):
+        with pytest.raises(
+            PalignError,
+            match=r"Missing data file .*IPIP-NEO-ItemKey\.csv.*git checkout -- data/",
+        ):
             inv.get_inventory("ipip")
         with pytest.raises(PalignError, match=r"Missing data file .*data\.csv"):
             data.load_sd3()
@@ -409,19 +546,56 @@ def test_load_papi_full_bad_path(tmp_path):
 
 def test_charts_build_valid_specs(papi, ipip):
     scores = inv.score_respondents(papi.iloc[:40], ipip)
-    table = pd.DataFrame({"predictor": ["always_C", "always_C", "trait_mean", "trait_mean"],
-                          "keying": ["papi", "literal"] * 2, "variant": ["faithful"] * 4, "score": [3.8, 3.8, 2.87, 2.87]})
+    table = pd.DataFrame(
+        {
+            "predictor": ["always_C", "always_C", "trait_mean", "trait_mean"],
+            "keying": ["papi", "literal"] * 2,
+            "variant": ["faithful"] * 4,
+            "score": [3.8, 3.8, 2.87, 2.87],
+        }
+    )
     made = [
-        charts.heatmap(pd.DataFrame({"x": ["a", "a", "b", "b"], "y": ["a", "b", "a", "b"], "r": [1, 0.5, 0.5, 1]}),
-                       x="x", y="y", value="r"),
-        charts.bar_scores(table, "predictor", "score", color="keying", column="variant", reference={"paper": 4.41}),
-        charts.bar_scores(table[table["keying"] == "papi"], "predictor", "score", color="keying"),
-        data_charts.option_distribution(papi, {"i45": "keep", "i195": "break"}, inv.IPIP_LABELS, share=True),
+        charts.heatmap(
+            pd.DataFrame(
+                {
+                    "x": ["a", "a", "b", "b"],
+                    "y": ["a", "b", "a", "b"],
+                    "r": [1, 0.5, 0.5, 1],
+                }
+            ),
+            x="x",
+            y="y",
+            value="r",
+        ),
+        charts.bar_scores(
+            table,
+            "predictor",
+            "score",
+            color="keying",
+            column="variant",
+            reference={"paper": 4.41},
+        ),
+        charts.bar_scores(
+            table[table["keying"] == "papi"], "predictor", "score", color="keying"
+        ),
+        data_charts.option_distribution(
+            papi, {"i45": "keep", "i195": "break"}, inv.IPIP_LABELS, share=True
+        ),
         data_charts.score_histograms(scores, names=ipip.traits),
-        data_charts.score_histograms(scores.assign(group=["a", "b"] * 20), group="group", bins=np.linspace(1, 5, 9)),
+        data_charts.score_histograms(
+            scores.assign(group=["a", "b"] * 20),
+            group="group",
+            bins=np.linspace(1, 5, 9),
+        ),
         data_charts.coverage_map(scores, {"first": scores.iloc[:10]}, x="A", y="C"),
-        charts.interval_chart(pd.DataFrame({"p": ["x"], "m": [1.0], "lo": [0.5], "hi": [1.5]}), "p", "m", "lo", "hi",
-                              reference={"ref": 1.2}),
+        charts.interval_chart(
+            pd.DataFrame({"p": ["x"], "m": [1.0], "lo": [0.5], "hi": [1.5]}),
+            "p",
+            "m",
+            "lo",
+            "hi",
+            reference={"ref": 1.2},
+        ),
     ]
     for chart in made:
         assert isinstance(chart, alt.TopLevelMixin)
@@ -439,7 +613,11 @@ def test_check_cronbach_alpha_accepts_reference_and_rejects_wrong(capsys):
     def alpha(scores):
         scores = np.asarray(scores, dtype=float)
         k = scores.shape[1]
-        return k / (k - 1) * (1 - scores.var(axis=0, ddof=1).sum() / scores.sum(axis=1).var(ddof=1))
+        return (
+            k
+            / (k - 1)
+            * (1 - scores.var(axis=0, ddof=1).sum() / scores.sum(axis=1).var(ddof=1))
+        )
 
     checks.check_cronbach_alpha(alpha)
     assert "✓" in capsys.readouterr().out

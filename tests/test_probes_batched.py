@@ -25,22 +25,36 @@ from palign_nb.inventories import get_inventory
 from palign_nb.models import EMBEDDED_ID, load_model
 
 
-def objectives(X: np.ndarray, y: np.ndarray, rows: np.ndarray, result: probing.ProbeResult) -> np.ndarray:
+def objectives(
+    X: np.ndarray, y: np.ndarray, rows: np.ndarray, result: probing.ProbeResult
+) -> np.ndarray:
     """scikit-learn's objective (C = 1) of each head's fitted probe on the training rows, float64."""
     d = X.shape[-1]
     heads = torch.from_numpy(X[rows]).double().reshape(len(rows), -1, d).transpose(0, 1)
-    coef, intercept = torch.from_numpy(result.coef.reshape(-1, d)), torch.from_numpy(result.intercept.reshape(-1))
-    return probing.logistic_objective(heads, torch.from_numpy(y[rows]).double(), coef, intercept).numpy()
+    coef, intercept = (
+        torch.from_numpy(result.coef.reshape(-1, d)),
+        torch.from_numpy(result.intercept.reshape(-1)),
+    )
+    return probing.logistic_objective(
+        heads, torch.from_numpy(y[rows]).double(), coef, intercept
+    ).numpy()
 
 
-def converged_sklearn(X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> probing.ProbeResult:
+def converged_sklearn(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray
+) -> probing.ProbeResult:
     """fit_head_probes' scikit-learn loop run to tol=1e-10 in float64: the optimum both solvers aim at."""
     train, val = probing.split_groups(groups, 0.6, 0)
     X = X.astype(np.float64)
     accs, coef = np.zeros((2, *X.shape[1:3])), np.zeros(X.shape[1:])
     for layer, head in np.ndindex(*X.shape[1:3]):
-        clf = LogisticRegression(tol=1e-10, max_iter=100_000).fit(X[train, layer, head], y[train])
-        accs[:, layer, head] = clf.score(X[train, layer, head], y[train]), clf.score(X[val, layer, head], y[val])
+        clf = LogisticRegression(tol=1e-10, max_iter=100_000).fit(
+            X[train, layer, head], y[train]
+        )
+        accs[:, layer, head] = (
+            clf.score(X[train, layer, head], y[train]),
+            clf.score(X[val, layer, head], y[val]),
+        )
         coef[layer, head] = clf.coef_[0]
     return probing.ProbeResult(accs[0], accs[1], coef)
 
@@ -50,15 +64,21 @@ def equal_accuracies(a: probing.ProbeResult, b: probing.ProbeResult) -> float:
     return float(((a.train_acc == b.train_acc) & (a.val_acc == b.val_acc)).mean())
 
 
-def compare_solvers(X, y, groups, k: int) -> tuple[probing.ProbeResult, probing.ProbeResult]:
+def compare_solvers(
+    X, y, groups, k: int
+) -> tuple[probing.ProbeResult, probing.ProbeResult]:
     """The issue's checks against converged scikit-learn; returns the default scikit-learn and torch results."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # lbfgs may warn about max_iter on separable heads
+        warnings.simplefilter(
+            "ignore"
+        )  # lbfgs may warn about max_iter on separable heads
         ref = probing.fit_head_probes(X, y, groups, seed=0, solver="sklearn")
         exact = converged_sklearn(X, y, groups)
     fast = probing.fit_head_probes(X, y, groups, seed=0, solver="torch")
     train, _ = probing.split_groups(groups, 0.6, 0)
-    assert np.all(objectives(X, y, train, fast) <= objectives(X, y, train, ref) + 1e-9)  # never worse than the default
+    assert np.all(
+        objectives(X, y, train, fast) <= objectives(X, y, train, ref) + 1e-9
+    )  # never worse than the default
     assert np.abs(fast.coef - exact.coef).max() <= 1e-5
     assert equal_accuracies(fast, exact) >= 0.99
     assert probing.top_k_heads(fast.score, k) == probing.top_k_heads(exact.score, k)
@@ -67,7 +87,9 @@ def compare_solvers(X, y, groups, k: int) -> tuple[probing.ProbeResult, probing.
 
 def test_synthetic_heads_agree_with_sklearn():
     heads = 4
-    acts, values = planted_contrast(50, 3, heads, 8, planted=(1, 2), strength=3.0)  # head (1, 2) separates
+    acts, values = planted_contrast(
+        50, 3, heads, 8, planted=(1, 2), strength=3.0
+    )  # head (1, 2) separates
     acts[:, :, 0, 3] = 0.0  # a silent head: no direction to learn, chance accuracy
     X, y, groups = probing.probe_dataset(acts, values)
     ref, fast = compare_solvers(X, y, groups, k=3)
@@ -99,7 +121,11 @@ def test_separable_data_converges():
 
 
 def test_bad_solver_and_device_are_named():
-    X, y, groups = np.zeros((8, 1, 1, 2), np.float32), np.tile([1, 0], 4), np.repeat(np.arange(4), 2)
+    X, y, groups = (
+        np.zeros((8, 1, 1, 2), np.float32),
+        np.tile([1, 0], 4),
+        np.repeat(np.arange(4), 2),
+    )
     with pytest.raises(PalignError, match="sklearn, torch, auto"):
         probing.fit_head_probes(X, y, groups, solver="newton")
     with pytest.raises(PalignError, match="device='cpu'"):
@@ -108,7 +134,10 @@ def test_bad_solver_and_device_are_named():
         with pytest.raises(PalignError, match="device='cpu'"):
             probing.fit_head_probes(X, y, groups, solver="torch", device="cuda")
     with pytest.raises(PalignError, match="both classes"):
-        probing.fit_logistic_batched(torch.zeros(1, 4, 2, dtype=torch.float64), torch.ones(4, dtype=torch.float64))
+        probing.fit_logistic_batched(
+            torch.zeros(1, 4, 2, dtype=torch.float64),
+            torch.ones(4, dtype=torch.float64),
+        )
 
 
 def test_embedded_model_heads_agree_with_sklearn():
@@ -119,11 +148,21 @@ def test_embedded_model_heads_agree_with_sklearn():
     lm = load_model(EMBEDDED_ID, device="cpu", dtype="float32")
     acts = activations.contrast_activations(lm, items, inv)
     answers = data.load_papi_test()
-    values = shown_values(answers.iloc[0], items, inv, "papi")  # the subject's answers as chapter 04 keys them
-    X, y, groups = probing.probe_dataset(acts, values)  # 24 usable answers: 28 training, 20 validation samples
+    values = shown_values(
+        answers.iloc[0], items, inv, "papi"
+    )  # the subject's answers as chapter 04 keys them
+    X, y, groups = probing.probe_dataset(
+        acts, values
+    )  # 24 usable answers: 28 training, 20 validation samples
     ref, fast = compare_solvers(X, y, groups, k=16)
     # Against the default tol=1e-4 run the issue's 99 % and same top-16 hold on all 120 known items
     # (benchmarks/bench_probes.py) but not on these 40: lbfgs stops after 0-5 steps on 5 weak heads of 270,
     # and one of them, (3, 4), enters its top-16 on a validation accuracy the optimum does not have.
     assert equal_accuracies(fast, ref) >= 0.98
-    assert len(set(probing.top_k_heads(fast.score, 16)) & set(probing.top_k_heads(ref.score, 16))) >= 15
+    assert (
+        len(
+            set(probing.top_k_heads(fast.score, 16))
+            & set(probing.top_k_heads(ref.score, 16))
+        )
+        >= 15
+    )

@@ -60,26 +60,43 @@ def toc_notebooks(root: Path = ROOT) -> list[str]:
 
 def code_cells(nb) -> list[str]:
     """Code cell sources, without papermill's injected-parameters cell."""
-    return [c.source.strip() for c in nb.cells
-            if c.cell_type == "code" and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    return [
+        c.source.strip()
+        for c in nb.cells
+        if c.cell_type == "code"
+        and "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+    ]
 
 
 def check_run(source: Path, run: Path, allow_changed: bool = False) -> None:
     """Raise RunError when ``run`` is not a complete, error-free execution of chapter ``source``."""
     if not run.exists():
-        raise RunError(f"{run}: missing. Execute the chapter first, e.g. "
-                       f"papermill {source.relative_to(ROOT)} {run} -f params/gpu.yaml")
+        raise RunError(
+            f"{run}: missing. Execute the chapter first, e.g. "
+            f"papermill {source.relative_to(ROOT)} {run} -f params/gpu.yaml"
+        )
     nb = nbformat.read(run, as_version=4)
     pm = nb.metadata.get("papermill", {})
-    errors = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     if pm.get("exception") or errors:
-        raise RunError(f"{run}: the run stopped on an error (cells {errors}); fix it and run the chapter again.")
+        raise RunError(
+            f"{run}: the run stopped on an error (cells {errors}); fix it and run the chapter again."
+        )
     if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
         raise RunError(f"{run}: no outputs; is it an executed copy?")
-    if not allow_changed and code_cells(nb) != code_cells(nbformat.read(source, as_version=4)):
-        raise RunError(f"{run}: its code differs from {source.relative_to(ROOT)} (run from another version of the "
-                       "chapter); run it again, or pass --allow-changed to render it anyway.")
+    if not allow_changed and code_cells(nb) != code_cells(
+        nbformat.read(source, as_version=4)
+    ):
+        raise RunError(
+            f"{run}: its code differs from {source.relative_to(ROOT)} (run from another version of the "
+            "chapter); run it again, or pass --allow-changed to render it anyway."
+        )
 
 
 def runs_table(runs: Path, chapters: list[str]) -> str:
@@ -87,20 +104,37 @@ def runs_table(runs: Path, chapters: list[str]) -> str:
 
     With execution off, MyST-NB's execution table is empty: this one says where the outputs came from.
     """
-    rows = ["The chapters of this book were not executed by its build: they are the executed copies in",
-            f"`{runs.name}/`, rendered by `tools/book_from_runs.py`. Each one's run:", "",
-            "| chapter | finished | run time | parameters |", "|---|---|---|---|"]
+    rows = [
+        "The chapters of this book were not executed by its build: they are the executed copies in",
+        f"`{runs.name}/`, rendered by `tools/book_from_runs.py`. Each one's run:",
+        "",
+        "| chapter | finished | run time | parameters |",
+        "|---|---|---|---|",
+    ]
     for chapter in chapters:
-        pm = nbformat.read(runs / Path(chapter).name, as_version=4).metadata.get("papermill", {})
-        params = ", ".join(f"`{k}={v!r}`" for k, v in (pm.get("parameters") or {}).items()) or "defaults"
+        pm = nbformat.read(runs / Path(chapter).name, as_version=4).metadata.get(
+            "papermill", {}
+        )
+        params = (
+            ", ".join(f"`{k}={v!r}`" for k, v in (pm.get("parameters") or {}).items())
+            or "defaults"
+        )
         params = params.replace("|", "\\|")
-        duration = f"{pm['duration']:.0f} s" if isinstance(pm.get("duration"), (int, float)) else "?"
+        duration = (
+            f"{pm['duration']:.0f} s"
+            if isinstance(pm.get("duration"), (int, float))
+            else "?"
+        )
         end = (pm.get("end_time") or "?")[:19].replace("T", " ")
-        rows.append(f"| {{doc}}`/{chapter.removesuffix('.ipynb')}` | {end} | {duration} | {params} |")
+        rows.append(
+            f"| {{doc}}`/{chapter.removesuffix('.ipynb')}` | {end} | {duration} | {params} |"
+        )
     return "\n".join(rows) + "\n"
 
 
-def stage(runs: Path, out: Path, allow_changed: bool = False, root: Path = ROOT) -> Path:
+def stage(
+    runs: Path, out: Path, allow_changed: bool = False, root: Path = ROOT
+) -> Path:
     """Copy the book sources and the executed chapters into ``out/src``; returns that folder."""
     chapters = toc_notebooks(root)
     problems = []
@@ -110,7 +144,9 @@ def stage(runs: Path, out: Path, allow_changed: bool = False, root: Path = ROOT)
         except RunError as err:
             problems.append(str(err))
     if problems:
-        raise RunError("cannot render these runs into the book:\n  " + "\n  ".join(problems))
+        raise RunError(
+            "cannot render these runs into the book:\n  " + "\n  ".join(problems)
+        )
     src = out / "src"
     if src.exists():
         shutil.rmtree(src)
@@ -118,7 +154,11 @@ def stage(runs: Path, out: Path, allow_changed: bool = False, root: Path = ROOT)
     for name in BOOK_SOURCES:
         path = root / name
         if path.is_dir():
-            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+            shutil.copytree(
+                path,
+                src / name,
+                ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"),
+            )
         else:
             shutil.copy2(path, src / name)
     (src / "notebooks").mkdir()
@@ -126,33 +166,62 @@ def stage(runs: Path, out: Path, allow_changed: bool = False, root: Path = ROOT)
         shutil.copy2(runs / Path(chapter).name, src / chapter)
     running = src / "book" / "running.md"
     if running.exists() and EXEC_TABLE in running.read_text():
-        running.write_text(running.read_text().replace(EXEC_TABLE, runs_table(runs, chapters)))
+        running.write_text(
+            running.read_text().replace(EXEC_TABLE, runs_table(runs, chapters))
+        )
     config = yaml.safe_load((src / "_config.yml").read_text())
     config.setdefault("execute", {})["execute_notebooks"] = "off"
-    (src / "_config.yml").write_text("# Staged by tools/book_from_runs.py: executed chapters, no execution.\n"
-                                     + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    (src / "_config.yml").write_text(
+        "# Staged by tools/book_from_runs.py: executed chapters, no execution.\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    )
     return src
 
 
 def build(src: Path, out: Path) -> Path:
     """``jb build -n -W --keep-going`` of a staged book; returns the HTML folder (raises on failure)."""
     jb = Path(sys.executable).with_name("jb")
-    cmd = [str(jb) if jb.exists() else "jb", "build", str(src), "--path-output", str(out), "-n", "-W", "--keep-going"]
+    cmd = [
+        str(jb) if jb.exists() else "jb",
+        "build",
+        str(src),
+        "--path-output",
+        str(out),
+        "-n",
+        "-W",
+        "--keep-going",
+    ]
     env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RunError(f"the book build failed ({' '.join(cmd)}):\n{proc.stdout[-1500:]}\n{proc.stderr[-8000:]}")
+        raise RunError(
+            f"the book build failed ({' '.join(cmd)}):\n{proc.stdout[-1500:]}\n{proc.stderr[-8000:]}"
+        )
     return out / "_build" / "html"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", type=Path, help="folder with the executed chapters (NN_name.ipynb)")
-    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "runs", help="output folder (default _build/runs)")
-    parser.add_argument("--allow-changed", action="store_true", help="render runs whose code differs from the chapters")
+    parser.add_argument(
+        "runs", type=Path, help="folder with the executed chapters (NN_name.ipynb)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "_build" / "runs",
+        help="output folder (default _build/runs)",
+    )
+    parser.add_argument(
+        "--allow-changed",
+        action="store_true",
+        help="render runs whose code differs from the chapters",
+    )
     args = parser.parse_args(argv)
     try:
-        html = build(stage(args.runs.resolve(), args.out.resolve(), args.allow_changed), args.out.resolve())
+        html = build(
+            stage(args.runs.resolve(), args.out.resolve(), args.allow_changed),
+            args.out.resolve(),
+        )
     except RunError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

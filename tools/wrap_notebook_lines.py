@@ -26,7 +26,10 @@ LIMIT = 88
 
 def _wrap_comment(indent: str, text: str) -> list[str]:
     body = text.lstrip("#").strip()
-    return [f"{indent}# {part}" for part in textwrap.wrap(body, LIMIT - len(indent) - 2, break_on_hyphens=False)]
+    return [
+        f"{indent}# {part}"
+        for part in textwrap.wrap(body, LIMIT - len(indent) - 2, break_on_hyphens=False)
+    ]
 
 
 def _split_string(token: str, first_room: int, room: int) -> list[str] | None:
@@ -36,7 +39,7 @@ def _split_string(token: str, first_room: int, room: int) -> list[str] | None:
     if not match or match[2] in ("'''", '"""'):
         return None
     prefix, quote = match[1], match[2]
-    body = token[len(prefix) + 1:-1]
+    body = token[len(prefix) + 1 : -1]
     is_f = "f" in prefix.lower()
     # the positions after which a split may go: after a space, outside braces
     depth, cuts = 0, []
@@ -59,13 +62,15 @@ def _split_string(token: str, first_room: int, room: int) -> list[str] | None:
         fits = [c for c in cuts if start < c and c - start + len(prefix) + 2 <= width]
         if not fits:
             break
-        pieces.append(body[start:fits[-1]])
+        pieces.append(body[start : fits[-1]])
         start, width = fits[-1], room
     pieces.append(body[start:])
     if len(pieces) == 1:
         return None
-    return [f"{prefix if (not is_f or '{' in p or '}' in p) else prefix.replace('f', '').replace('F', '')}{quote}{p}{quote}"
-            for p in pieces]
+    return [
+        f"{prefix if (not is_f or '{' in p or '}' in p) else prefix.replace('f', '').replace('F', '')}{quote}{p}{quote}"
+        for p in pieces
+    ]
 
 
 def lift_bracket_comments(source: str) -> str:
@@ -90,21 +95,24 @@ def lift_bracket_comments(source: str) -> str:
         if tok.type != tokenize.COMMENT:
             continue
         number = tok.start[0]
-        code = lines[number - 1][:tok.start[1]]
+        code = lines[number - 1][: tok.start[1]]
         if re.match(r"\s*[)\]}]", code) and number in statement_start:
             moves.append((statement_start[number], number, tok.start[1], tok.string))
     for start, number, column, comment in sorted(moves, reverse=True):
         lines[number - 1] = lines[number - 1][:column].rstrip()
         indent = re.match(r"\s*", lines[start - 1])[0]
-        lines[start - 1:start - 1] = _wrap_comment(indent, comment)
+        lines[start - 1 : start - 1] = _wrap_comment(indent, comment)
     return "\n".join(lines)
 
 
-_EXPLODED_IMPORT = re.compile(r"^from ([\w.]+) import \(\n((?:    [^\n]+,\n)+)\)\n", re.M)
+_EXPLODED_IMPORT = re.compile(
+    r"^from ([\w.]+) import \(\n((?:    [^\n]+,\n)+)\)\n", re.M
+)
 
 
 def pack_imports(source: str) -> str:
     """An import ruff split one name per line, packed into as few ``from x import a, b`` lines as fit."""
+
     def packed(match: re.Match) -> str:
         prefix, lines, names = f"from {match[1]} import ", [], []
         for name in (n.strip().rstrip(",") for n in match[2].splitlines() if n.strip()):
@@ -149,9 +157,13 @@ def wrap_source(source: str) -> str:
         if comment is not None and line.strip().startswith("#"):
             out += _wrap_comment(indent, line.strip())
             continue
-        if comment is not None:  # a noqa of F811 is not needed: the notebooks' ruff.toml ignores it (exercises)
-            code = line[:comment.start[1]].rstrip()
-            out += _wrap_comment(indent, re.sub(r"^#\s*noqa: F811\s*", "# ", comment.string))
+        if (
+            comment is not None
+        ):  # a noqa of F811 is not needed: the notebooks' ruff.toml ignores it (exercises)
+            code = line[: comment.start[1]].rstrip()
+            out += _wrap_comment(
+                indent, re.sub(r"^#\s*noqa: F811\s*", "# ", comment.string)
+            )
             line = code
             if len(line) <= LIMIT:
                 out.append(line)
@@ -159,22 +171,42 @@ def wrap_source(source: str) -> str:
         long_strings = [t for t in strings.get(number, []) if len(t.string) > 20]
         if len(long_strings) == 1:
             tok = long_strings[0]
-            head, tail = line[:tok.start[1]], line[tok.end[1]:]
+            head, tail = line[: tok.start[1]], line[tok.end[1] :]
             inner = indent + "    "
-            if depth_at[tok.start] > 0:  # inside brackets: adjacent literals on the following lines join
-                parts = _split_string(tok.string, LIMIT - len(head), LIMIT - len(inner) - len(tail))
+            if (
+                depth_at[tok.start] > 0
+            ):  # inside brackets: adjacent literals on the following lines join
+                parts = _split_string(
+                    tok.string, LIMIT - len(head), LIMIT - len(inner) - len(tail)
+                )
                 if parts:
-                    out += [head + parts[0]] + [inner + q for q in parts[1:-1]] + [inner + parts[-1] + tail]
+                    out += (
+                        [head + parts[0]]
+                        + [inner + q for q in parts[1:-1]]
+                        + [inner + parts[-1] + tail]
+                    )
                     continue
-            elif re.fullmatch(r"\s*[\w.\[\]\"']+ (?:=|\+=) ", head) and not tail.strip():  # x = "...": in brackets
-                parts = _split_string(tok.string, LIMIT - len(inner), LIMIT - len(inner))
+            elif (
+                re.fullmatch(r"\s*[\w.\[\]\"']+ (?:=|\+=) ", head) and not tail.strip()
+            ):  # x = "...": in brackets
+                parts = _split_string(
+                    tok.string, LIMIT - len(inner), LIMIT - len(inner)
+                )
                 if parts:
                     out += [head + "("] + [inner + q for q in parts] + [indent + ")"]
                     continue
         docstring = re.fullmatch(r'(\s*)"""(.*)"""', line)
-        if docstring and '"""' not in docstring[2]:  # a one-line docstring: wrapped over several lines
-            body = textwrap.wrap(docstring[2], LIMIT - len(indent) - 3, break_on_hyphens=False)
-            out += [f'{indent}"""{body[0]}'] + [indent + part for part in body[1:]] + [f'{indent}"""']
+        if (
+            docstring and '"""' not in docstring[2]
+        ):  # a one-line docstring: wrapped over several lines
+            body = textwrap.wrap(
+                docstring[2], LIMIT - len(indent) - 3, break_on_hyphens=False
+            )
+            out += (
+                [f'{indent}"""{body[0]}']
+                + [indent + part for part in body[1:]]
+                + [f'{indent}"""']
+            )
             continue
         out.append(line)
     return "\n".join(out)
@@ -183,13 +215,17 @@ def wrap_source(source: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--check", action="store_true", help="only list the code lines over the limit")
+    parser.add_argument(
+        "--check", action="store_true", help="only list the code lines over the limit"
+    )
     args = parser.parse_args(argv)
     long_lines = 0
     for path in args.notebooks:
         nb = json.loads(path.read_text())
         for index, cell in enumerate(nb["cells"]):
-            if cell["cell_type"] != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
+            if cell["cell_type"] != "code" or "parameters" in cell.get(
+                "metadata", {}
+            ).get("tags", []):
                 continue
             source = "".join(cell["source"])
             if not args.check:
@@ -198,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
             for line in source.splitlines():
                 if len(line) > LIMIT:
                     long_lines += 1
-                    print(f"{path.name} cell {index}: {len(line)} > {LIMIT}: {line.strip()[:60]}")
+                    print(
+                        f"{path.name} cell {index}: {len(line)} > {LIMIT}: {line.strip()[:60]}"
+                    )
         if not args.check:
             path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return 1 if args.check and long_lines else 0
