@@ -20,8 +20,8 @@ One module per idea:
 * runs: ``context`` (a chapter's run: :func:`chapter`), ``parameters_cell`` (a notebook's declared
   parameters), ``config``, ``methods`` (the registry of methods and their tables), ``store`` (the results
   store), ``checkpoints`` (per-subject resume), ``merging`` and ``merge_files`` (joining split runs),
-  ``all_subjects`` (every subject through one method), ``results`` (reading the store back),
-  ``significance`` (paired tests and verdicts), ``ray_run``, ``ray_tasks`` and ``run_plan`` (the whole
+  ``all_subjects`` (every subject through a prompt or an adapter; the conventions of every loop),
+  ``results`` (reading the store back), ``significance`` (paired tests and verdicts), ``ray_run``, ``ray_tasks`` and ``run_plan`` (the whole
   book over a Ray cluster), ``paths``, ``errors``;
 * comparing: ``comparison`` (every method on the same rows), ``claims`` (chapter 09's verdicts);
 * each chapter's findings and runs (pure functions that return the chapter's glue, and its loops):

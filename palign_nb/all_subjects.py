@@ -1,4 +1,6 @@
-"""Every subject through one method: the one implementation of each method's per-subject loop.
+"""Every subject through one method: the per-subject loops of the prompts (few-shot, P2) and of
+DPO and RL, and the conventions every loop follows (PAS's own loops, on the same conventions, are
+:mod:`palign_nb.pas_every_subject`).
 
 Chapters 05 to 07 build each method up step by step for one subject, then run all subjects through
 these loops; chapter 08 runs the same loops on the Short Dark Triad. Each returns ``predictions``,

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import charts, method_charts
 from .config import RunConfig
-from .errors import StoreMissing
+from .errors import PalignError, StoreMissing
 from .store import load_predictions
 
 
@@ -64,18 +64,29 @@ def with_references(
     return compared
 
 
+#: The one row a table may lack: chapter 03's unaligned predictions cover other items.
+OPTIONAL = "no alignment"
+
+
 def composite(
     scores: pd.DataFrame, method: str, keying: str, variant: str = "faithful"
 ) -> float:
     """The composite error of ``method`` graded under ``keying`` and ``variant``, from a
-    table of :func:`palign_nb.results.scores_by_keying`; NaN where it has no such row.
-    """
+    table of :func:`palign_nb.results.scores_by_keying`. A missing row is an error,
+    except for :data:`OPTIONAL` (NaN: the reference does not cover the run)."""
     row = scores[
         (scores.method == method)
         & (scores.keying == keying)
         & (scores.variant == variant)
     ]
-    return float(row["composite"].iloc[0]) if len(row) else float("nan")
+    if len(row):
+        return float(row["composite"].iloc[0])
+    if method == OPTIONAL:
+        return float("nan")
+    raise PalignError(
+        f"no {variant} composite of {method!r} under {keying!r} among "
+        f"{sorted(set(scores.method))}: score it with results.scores_by_keying"
+    )
 
 
 def faithful_table(scores: pd.DataFrame, keying: str) -> pd.DataFrame:

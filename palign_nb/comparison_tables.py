@@ -13,13 +13,13 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from . import charts, methods, metrics, paper_numbers, results, store
+from . import charts, methods, paper_numbers, results, store
 from .comparison import Comparison, compare, label, labelled
 from .config import RunConfig
 from .errors import PalignError, StoreMissing
 from .inventories import KEYINGS, Inventory
 
-#: The methods whose seconds per subject chapter 08 timed on the Dark Triad.
+#: The Dark Triad methods with an alignment stage in chapter 08's timings (PAS, DPO, RL).
 SD3_TIMED = ("pas_icl", "dpo", "grpo")
 
 
@@ -126,13 +126,13 @@ def table1_chart(comp: Comparison) -> alt.Chart:
 def composite_intervals(
     comp: Comparison, inv: Inventory, keying: str, n_boot: int, seed: int
 ) -> pd.DataFrame:
-    """Each method's mean composite over subjects with its 95 % bootstrap interval."""
-    rows = []
-    for key, table in comp.tables.items():
-        per_subject = results.per_subject_composite(table, inv, keying)
-        mean, low, high = metrics.bootstrap_ci(per_subject, n_boot=n_boot, seed=seed)
-        rows.append({"method": label(key), "composite": mean, "low": low, "high": high})
-    return pd.DataFrame(rows).sort_values("composite")
+    """Each method's mean composite over subjects with its 95 % bootstrap interval
+    (:func:`palign_nb.results.composite_intervals`), by label."""
+    per_subject = {
+        label(key): results.per_subject_composite(table, inv, keying)
+        for key, table in comp.tables.items()
+    }
+    return results.composite_intervals(per_subject, n_boot, seed)
 
 
 def interval_chart(cis: pd.DataFrame, n_subjects: int) -> alt.Chart:

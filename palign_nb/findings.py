@@ -50,6 +50,11 @@ def compare(
     return f"{name_a} ({_fmt(a, fmt)}) {verb} {name_b} ({_fmt(b, fmt)})"
 
 
+def plural(n: int, noun: str) -> str:
+    """'1 subject', '2 subjects'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def count_of(k: int, n: int, noun: str) -> str:
     """'none of the 3 methods', 'all 3 methods', 'the only method', '2 of the 3 methods'."""
     if n == 0:

@@ -20,15 +20,15 @@ from .controls import TRIVIAL_KINDS, population_controls, trivial_predictions
 from .findings import Sentence, compare, count_of
 from .inventories import KEYINGS, VALUE_TO_LETTER, Inventory
 from .metrics import VARIANTS, alignment_score, bootstrap_ci, subject_trait_errors
-from .paper_numbers import PAPER_TABLE1, paper_composite
+from .paper_numbers import PAPER_MODEL, PAPER_TABLE1, paper_composite
 from .splits import ItemSplit
 
 #: A section's glue: key -> number, string or :class:`~palign_nb.findings.Sentence`.
 Glue = dict[str, Any]
-#: The paper's Table 1: PAS on Llama-3-8B-Instruct, composite of the five trait scores.
+#: The paper's Table 1: PAS on its model (``PAPER_MODEL``), composite of the five traits.
 PAPER_PAS_8B: float = paper_composite("PAS")
 #: That result as a labelled reference line for :func:`palign_nb.charts.bar_scores`.
-PAPER_REFERENCE: dict[str, float] = {"paper, Llama-3-8B-Instruct (PAS)": PAPER_PAS_8B}
+PAPER_REFERENCE: dict[str, float] = {f"paper, {PAPER_MODEL} (PAS)": PAPER_PAS_8B}
 #: The controls of :func:`palign_nb.controls.population_controls`, in table order.
 CONTROL_KINDS: tuple[str, ...] = ("item_prior_loo", "trait_offset", "best_constant")
 

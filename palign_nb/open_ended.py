@@ -95,6 +95,7 @@ def generate_answers(
     users: list[str],
     persona: Persona,
     alpha: float,
+    *,
     max_new_tokens: int,
     batch_size: int,
     checkpoints: Checkpoints,

@@ -1,8 +1,9 @@
 """Chapter 05's runs: the items, keyings and settings every section uses, every subject
 through every PAS variant of section 5.5, and their records in the results store.
 
-The per-subject loops are :mod:`palign_nb.all_subjects`' (kept per subject, resumed
-after a kill) and the analyses and sentences :mod:`palign_nb.pas_findings`'; this
+The per-subject loops are :mod:`palign_nb.pas_every_subject`'s and
+:mod:`palign_nb.all_subjects`' (kept per subject, resumed after a kill) and the analyses
+and sentences :mod:`palign_nb.pas_findings`'; this
 module chooses what the loops run on and adds the saves, the glue of the prose and the
 section's charts. The first subject's steps are in :mod:`palign_nb.pas_walkthrough`,
 the data-efficiency curve of section 5.7 in :mod:`palign_nb.pas_efficiency`.

@@ -21,9 +21,17 @@ import numpy as np
 import pandas as pd
 
 from .baseline_scores import changed_share, composite
-from .findings import Sentence, compare, same_answer_share, share_word, trend
+from .findings import (
+    Sentence,
+    compare,
+    plural,
+    same_answer_share,
+    share_word,
+    trend,
+)
 from .inventories import VALUE_TO_LETTER, Inventory, targets
-from .preference import TrainSettings
+from .preference import PAPER, TrainSettings
+from .results import stage_seconds
 
 #: The chapter's methods (keys of :mod:`palign_nb.methods`) and how the prose names
 #: them.
@@ -38,12 +46,7 @@ CURVES = {
     },
 }
 #: The examples the paper's preference runs show (250 steps of 16).
-PAPER_EXAMPLES = 250 * 16
-
-
-def plural(n: int, noun: str) -> str:
-    """'1 subject', '2 subjects'."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+PAPER_EXAMPLES = int(PAPER["steps"] * PAPER["batch_size"])
 
 
 def run_size(
@@ -271,16 +274,14 @@ def cost_findings(
     """Seconds per subject of each method's training and scoring, per step and per
     example, and the paper's 250 steps of 16 extrapolated from them (minutes); and the
     glue of section 7.7."""
-    per_subject = (
-        timings.groupby(["method", "stage"])["seconds"].mean().unstack("stage")
-    )
+    per_subject = stage_seconds(timings)
     methods = per_subject.index
     steps = [settings[m].steps for m in methods]
     examples = [settings[m].steps * settings[m].batch_size for m in methods]
     per_subject["seconds per step"] = per_subject["train"] / steps
     per_subject["seconds per example"] = per_subject["train"] / examples
     paper = "paper's 250 x 16, min (extrapolated)"
-    per_subject[paper] = per_subject["seconds per example"] * 250 * 16 / 60
+    per_subject[paper] = per_subject["seconds per example"] * PAPER_EXAMPLES / 60
     glued = {}
     for m in NAMES:
         glued[f"c07_{m}_train_s"] = float(per_subject.loc[m, "train"])

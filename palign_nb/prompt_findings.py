@@ -25,6 +25,7 @@ from .findings import Sentence, compare, share_word, trend
 from .inventories import KEYINGS, Inventory
 from .metrics import add_targets
 from .prompt_baselines import known_answers
+from .results import stage_seconds
 
 #: The label of the run's model's own P2 description in the compared tables (first
 #: subject only).
@@ -258,8 +259,7 @@ def p_answer_findings(p_answer: pd.DataFrame) -> dict[str, Any]:
 def cost_findings(timings: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
     """Mean seconds per subject of each method and stage (to 1/100 s), and the scoring
     seconds of few-shot and P2 the prose quotes."""
-    per_subject = timings.groupby(["method", "stage"])["seconds"].mean()
-    per_subject = per_subject.unstack("stage").round(2)
+    per_subject = stage_seconds(timings).round(2)
     return per_subject, {
         "c06_icl_score_s": float(per_subject.loc["icl_papi", "score"]),
         "c06_p2_score_s": float(per_subject.loc["p2", "score"]),

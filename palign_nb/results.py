@@ -199,6 +199,24 @@ def per_subject_composite(
     return per_subject.set_axis(per_subject.index.astype(int))
 
 
+def stage_seconds(timings: pd.DataFrame) -> pd.DataFrame:
+    """Mean seconds per subject of each method (rows) in each stage (columns), from a
+    chapter's timings (one row per subject, method and stage)."""
+    return timings.groupby(["method", "stage"])["seconds"].mean().unstack("stage")
+
+
+def composite_intervals(
+    per_subject: dict[str, pd.Series], n_boot: int, seed: int
+) -> pd.DataFrame:
+    """Each method's mean composite with its 95 % bootstrap interval over subjects
+    (``per_subject``: method -> :func:`per_subject_composite`), best first."""
+    rows = []
+    for method, values in per_subject.items():
+        mean, low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+        rows.append({"method": method, "composite": mean, "low": low, "high": high})
+    return pd.DataFrame(rows).sort_values("composite")
+
+
 def paired_comparison(
     reference: str,
     tables: dict[str, pd.DataFrame],

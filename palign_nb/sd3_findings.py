@@ -18,9 +18,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import PalignError
-from .findings import Sentence, compare, count_of, share_word, significance_possible
+from .findings import (
+    Sentence,
+    compare,
+    count_of,
+    plural,
+    share_word,
+    significance_possible,
+)
 from .inventories import Inventory
-from .metrics import VARIANTS, add_targets, alignment_score, bootstrap_ci
+from .metrics import VARIANTS, add_targets, alignment_score
 from .metrics import subject_trait_errors
 from .splits import SD3_SETTINGS, ItemSplit
 
@@ -30,11 +37,6 @@ BARS: tuple[str, ...] = ("always_C", "always_A", "trait_mean")
 QUOTED: tuple[str, ...] = (
     "no_alignment", "icl", "p2", "pas_icl", "pas_alone", "dpo", "grpo", "always_C", "trait_mean",
 )  # fmt: skip
-
-
-def plural(n: int, noun: str) -> str:
-    """'1 subject', '2 subjects'."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # --- 8.1 to 8.3: the inventory, the subjects, the items ----------------------------------------
@@ -175,22 +177,11 @@ def method_scores(
     return pd.DataFrame(rows), per_subject
 
 
-def composite_intervals(
-    per_subject: dict[str, pd.Series], n_boot: int, seed: int
-) -> pd.DataFrame:
-    """Each method's mean composite with its 95 % bootstrap interval over subjects, best first."""
-    rows = []
-    for method, values in per_subject.items():
-        mean, low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
-        rows.append({"method": method, "composite": mean, "low": low, "high": high})
-    return pd.DataFrame(rows).sort_values("composite")
-
-
 def rank_reading(
     n: int, per_trait: int, cis: pd.DataFrame, best: str, second: str
 ) -> str:
     """How much ``n`` subjects with ``per_trait`` test items per trait can tell, and whether the intervals of
-    the two best model-based methods (``cis``: :func:`~palign_nb.sd3_findings.composite_intervals`) separate them."""
+    the two best model-based methods (``cis``: :func:`~palign_nb.results.composite_intervals`) separate them."""
     text = (
         f"With {plural(n, 'subject')} and {plural(per_trait, 'test item')} per trait, a single changed "
         f"answer moves a trait error by {1 / per_trait:.2f}, and in a paired test over these subjects "

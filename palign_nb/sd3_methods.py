@@ -68,6 +68,7 @@ def splits_record(
     known_all: list[str],
     split: ItemSplit,
     test: list[str],
+    *,
     seed: int,
     kmeans_k: int,
     known_per_trait: int,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from palign_nb import baseline_scores
-from palign_nb.errors import StoreMissing
+from palign_nb.errors import PalignError, StoreMissing
 
 
 def _rows(
@@ -93,6 +94,8 @@ def test_composite_and_the_faithful_table_read_the_right_row():
     assert baseline_scores.composite(scores, "dpo", "literal") == 5.0
     assert baseline_scores.composite(scores, "dpo", "papi", "inclusive") == 5.0
     assert np.isnan(baseline_scores.composite(scores, "no alignment", "papi"))
+    with pytest.raises(PalignError, match="'dpx'"):  # a misspelt method is not NaN
+        baseline_scores.composite(scores, "dpx", "papi")
     table = baseline_scores.faithful_table(scores, "literal")
     assert list(table.index) == ["dpo", "always C"]
     assert list(table.columns) == ["N", "composite"]

@@ -88,8 +88,9 @@ def test_generate_answers_steer_pas_only_and_skip_what_a_rerun_finds(
     lm = SimpleNamespace(model_id="m", revision="r", device="cpu", dtype="float32")
     systems = {"base": "plain", "ICL": "few-shot", "PAS": "few-shot"}
     loop = Checkpoints(tmp_path, "generations", key="k")
+    settings = dict(max_new_tokens=24, batch_size=8, checkpoints=loop)
     texts, seconds = open_ended.generate_answers(
-        lm, systems, ["q1", "q2"], persona, 4.0, 24, 8, loop
+        lm, systems, ["q1", "q2"], persona, 4.0, **settings
     )
     assert texts == {
         "base": ["plain|q1|None|24", "plain|q2|None|24"],
@@ -98,12 +99,12 @@ def test_generate_answers_steer_pas_only_and_skip_what_a_rerun_finds(
     }
     assert list(seconds) == ["base", "ICL", "PAS"] and persona.active is None
     again, _ = open_ended.generate_answers(
-        lm, systems, ["q1", "q2"], persona, 4.0, 24, 8, loop
+        lm, systems, ["q1", "q2"], persona, 4.0, **settings
     )
     assert (
         again == texts and len(calls) == 3
     )  # every method was kept: nothing generated twice
-    open_ended.generate_answers(lm, systems, ["q1", "q2"], persona, 2.0, 24, 8, loop)
+    open_ended.generate_answers(lm, systems, ["q1", "q2"], persona, 2.0, **settings)
     assert len(calls) == 6  # another alpha is another loop
 
 

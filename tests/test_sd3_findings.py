@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from palign_nb import sd3_findings
+from palign_nb import results, sd3_findings
 from palign_nb.errors import PalignError
 from palign_nb.findings import Sentence
 from palign_nb.inventories import get_inventory
@@ -148,7 +148,7 @@ def test_method_scores_and_intervals_by_hand():
     )  # one point off per subject
     assert faithful.loc["bad", "composite"] == pytest.approx(11.0)  # 4+3+4 and 4+4+3
     assert per_subject["bad"].tolist() == pytest.approx([11.0, 11.0])
-    cis = sd3_findings.composite_intervals(per_subject, n_boot=50, seed=0)
+    cis = results.composite_intervals(per_subject, n_boot=50, seed=0)
     assert cis["method"].tolist() == ["good", "bad"]  # best first
     assert cis.set_index("method").loc[
         "bad", ["composite", "low", "high"]

@@ -47,7 +47,15 @@ def test_run_subjects_takes_the_first_test_subjects_or_the_given_ones():
 def test_splits_record_describes_each_setting():
     split = ItemSplit(known=["M1"], validation=["M2"], test=["M3"])
     paper = sd3_methods.splits_record(
-        "paper", [1], [1, 2], ["M1", "M2"], split, ["M3"], 0, 300, 4
+        "paper",
+        [1],
+        [1, 2],
+        ["M1", "M2"],
+        split,
+        ["M3"],
+        seed=0,
+        kmeans_k=300,
+        known_per_trait=4,
     )
     assert paper["selection"].startswith("the paper's released 300 SD3 test subjects")
     assert (
@@ -62,7 +70,15 @@ def test_splits_record_describes_each_setting():
         and paper["inventory"] == "sd3"
     )
     kmeans = sd3_methods.splits_record(
-        "kmeans", [1], [1], ["M1"], split, ["M3"], 3, 20, 5
+        "kmeans",
+        [1],
+        [1],
+        ["M1"],
+        split,
+        ["M3"],
+        seed=3,
+        kmeans_k=20,
+        known_per_trait=5,
     )
     assert kmeans["selection"] == (
         "K-means representatives (k=20, random_state=42) of the complete SD3 "
