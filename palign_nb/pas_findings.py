@@ -136,6 +136,25 @@ def stability_findings(
 # --- 5.5 every subject, every variant --------------------------------------------------------------
 
 
+def subject_alphas(table: pd.DataFrame) -> pd.DataFrame:
+    """Per subject of a PAS predictions table: the alpha it was scored with and whether
+    it fell back to the prompt alone."""
+    return table.groupby("subject")[["alpha", "fallback"]].first()
+
+
+def fallback_glue(chosen: pd.DataFrame, prefix: str) -> dict[str, Any]:
+    """How many PAS fits in ``chosen`` (:func:`subject_alphas` rows) fell back (too few
+    decided answers to probe: alpha 0, no validation), and the share of the others that
+    chose alpha 0 (NaN: every fit fell back), as ``<prefix>_n_fallback`` and
+    ``<prefix>_share_alpha_zero``."""
+    return {
+        f"{prefix}_n_fallback": int(chosen["fallback"].sum()),
+        f"{prefix}_share_alpha_zero": float(
+            (chosen.loc[~chosen["fallback"], "alpha"] == 0).mean()
+        ),
+    }
+
+
 def method_scores(
     preds: dict[tuple[str, str], pd.DataFrame],
     unaligned: pd.DataFrame,
@@ -222,12 +241,7 @@ def method_findings(
             )
         },
         "c05_pas_vs_prompt": comp("pas_icl") - comp("icl_known"),
-        "c05_n_fallback": int(
-            clean["fallback"].sum()
-        ),  # too few decided answers to probe: alpha 0, no validation
-        "c05_share_alpha_zero": float(
-            (clean.loc[~clean["fallback"], "alpha"] == 0).mean()
-        ),  # NaN: every fit fell back
+        **fallback_glue(clean, "c05"),
         "c05_methods_finding": Sentence(
             f"{compare('PAS + prompt', comp('pas_icl'), 'its prompt alone', comp('icl_known'))}, "
             f"{compare('PAS alone', comp('pas_alone'), 'the unaligned model', comp('no_alignment'))}, and "

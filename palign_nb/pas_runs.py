@@ -129,9 +129,7 @@ class Variants:
         back."""
         return pd.concat(
             [
-                table.groupby("subject")[["alpha", "fallback"]]
-                .first()
-                .assign(method=m, keying=k)
+                pas_findings.subject_alphas(table).assign(method=m, keying=k)
                 for (m, k), table in self.preds.items()
                 if m.startswith("pas_")
             ]

@@ -29,6 +29,7 @@ from .findings import (
 from .inventories import Inventory
 from .metrics import VARIANTS, add_targets, alignment_score
 from .metrics import subject_trait_errors
+from .pas_findings import fallback_glue, subject_alphas
 from .splits import SD3_SETTINGS, ItemSplit
 
 #: The predictors that need no model, set beside the methods on the run's subjects (8.7).
@@ -142,10 +143,7 @@ def alpha_choices(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The alpha each PAS method chose per subject, and whether it fell back to the prompt alone."""
     return pd.concat(
         [
-            predictions[m]
-            .groupby("subject")[["alpha", "fallback"]]
-            .first()
-            .assign(method=m)
+            subject_alphas(predictions[m]).assign(method=m)
             for m in ("pas_icl", "pas_alone")
         ]
     ).reset_index()
@@ -153,12 +151,7 @@ def alpha_choices(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def alpha_glue(chosen: pd.DataFrame) -> dict[str, Any]:
     """How many PAS fits fell back, and the share of the others that chose alpha 0 (NaN if all fell back)."""
-    return {
-        "c08_n_fallback": int(chosen["fallback"].sum()),
-        "c08_share_alpha_zero": float(
-            (chosen.loc[~chosen["fallback"], "alpha"] == 0).mean()
-        ),
-    }
+    return fallback_glue(chosen, "c08")
 
 
 def method_scores(
