@@ -246,12 +246,24 @@ def keying_chart(ranking: pd.DataFrame) -> alt.Chart:
 def oracle_like_for_like(
     cfg: RunConfig, comp: Comparison, inv: Inventory
 ) -> Comparison | None:
-    """The oracle beside its own prompt at alpha 0 (chapter 05), on the same rows.
+    """The oracle beside its own prompt at alpha 0 and PAS + prompt beside its own
+    (chapter 05), on their common rows: the oracle's subjects (chapter 05's
+    ``variant_subjects``).
 
     None when the run has no oracle, or chapter 05's alpha-0 table is missing or was
     written for other subjects or items.
     """
-    if "pas_oracle" not in comp.tables:
+    try:
+        kept = {
+            key: store.load_predictions(cfg, key, cfg.keying)
+            for key in ("pas_oracle", "icl_paper")
+        }
+        return compare(
+            {k: comp.tables[k] for k in ("pas_icl", "icl_known")} | kept,
+            inv,
+            cfg.keying,
+        )
+    except (StoreMissing, PalignError, KeyError):
         return None
     try:
         at_zero = store.load_predictions(cfg, "icl_paper", cfg.keying)

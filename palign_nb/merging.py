@@ -28,6 +28,7 @@ RUN_LOCAL = frozenset(
         "results_dir",
         "batch_size",
         "efficiency_subjects",
+        "variant_subjects",
     }
 )
 #: JSON objects that measure one run (e.g. chapter 03's speed test on its first subject): the

@@ -162,7 +162,7 @@ def method_scores(
     inventory: Inventory,
 ) -> pd.DataFrame:
     """Every method's error (each trait and the composite, both variants) per keying: the unaligned model and
-    always C on the same rows, then ``preds`` (by method and keying)."""
+    always C on the same rows, then ``preds`` (by method and keying), each with its ``n_subjects``."""
 
     def rows(name: str, table: pd.DataFrame, key: str) -> list[dict]:
         scored = add_targets(table, inventory, key)
@@ -170,6 +170,7 @@ def method_scores(
             {
                 "method": name,
                 "keying": key,
+                "n_subjects": int(table["subject"].nunique()),
                 "variant": v,
                 **alignment_score(scored, v).to_dict(),
             }
@@ -178,12 +179,17 @@ def method_scores(
 
     out = []
     for key in keyings:
-        out += rows("no_alignment", unaligned, key) + rows(
-            "always_C", unaligned.assign(predicted=3.0), key
+        # the keying's subjects: those its PAS + prompt ran (the other keying may run
+        # fewer); the oracle may cover fewer still (``n_subjects`` says so)
+        main = preds.get(("pas_icl", key))
+        subjects = set(main["subject"] if main is not None else unaligned["subject"])
+        base = unaligned[unaligned["subject"].isin(subjects)]
+        out += rows("no_alignment", base, key) + rows(
+            "always_C", base.assign(predicted=3.0), key
         )
         for (name, k), table in preds.items():
             if k == key:
-                out += rows(name, table, key)
+                out += rows(name, table[table["subject"].isin(subjects)], key)
     return pd.DataFrame(out)
 
 
@@ -228,6 +234,23 @@ def method_findings(
             f"error (standard deviation {sd:.2f} over {len(per_subject)} subjects)"
         )
     oracle = timings[timings.method == "pas_oracle"]["seconds"]
+    oracle_subjects = chosen.loc[
+        (chosen.method == "pas_oracle") & (chosen.keying == keying), "subject"
+    ].unique()
+    pas_on_oracle = (
+        float(
+            alignment_score(
+                add_targets(
+                    pas_rows[pas_rows["subject"].isin(oracle_subjects)],
+                    inventory,
+                    keying,
+                ),
+                "faithful",
+            )["composite"]
+        )
+        if len(oracle_subjects)
+        else float("nan")
+    )
     return {
         **{
             f"c05_{m.lower()}": comp(m)
@@ -245,8 +268,11 @@ def method_findings(
         "c05_methods_finding": Sentence(
             f"{compare('PAS + prompt', comp('pas_icl'), 'its prompt alone', comp('icl_known'))}, "
             f"{compare('PAS alone', comp('pas_alone'), 'the unaligned model', comp('no_alignment'))}, and "
-            f"{compare('the oracle', comp('pas_oracle'), 'PAS + prompt', comp('pas_icl'))}"
+            f"{compare('the oracle', comp('pas_oracle'), 'PAS + prompt', pas_on_oracle)}"
+            f" on the oracle's {len(oracle_subjects)} subject(s)"
         ),
+        "c05_n_oracle_subjects": len(oracle_subjects),
+        "c05_pas_icl_oracle_subjects": pas_on_oracle,
         "c05_spread_finding": Sentence(spread),
         "c05_pas_seconds": float(
             timings[timings.method == "pas_icl"]

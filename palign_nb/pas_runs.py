@@ -49,6 +49,7 @@ class PASRun:
     test_items: list[str]
     keyings: list[str]  # the chapter's keying first
     oracle: bool
+    variant_subjects: list  # the subjects that also run the oracle and the other keying
     unaligned: pd.DataFrame  # chapter 03's rows of the run's subjects and test items
     eff_keying: str  # 5.7: the keying, known-item subsets and subjects of the curve
     eff_subsets: dict[int, list[str]]
@@ -83,6 +84,12 @@ def setup(ch: Chapter) -> PASRun:
             f"efficiency_subjects={n_eff} > this run's {len(subjects)} subjects: all "
             "of them get the curve"
         )
+    n_variant = p["variant_subjects"]
+    if n_variant is not None and n_variant < 1:
+        raise PalignError(
+            f"variant_subjects={n_variant}: give at least 1, or None for all subjects "
+            "(oracle=False and both_keyings=False run neither variant)."
+        )
     others = [k for k in ("papi", "literal") if k != cfg.keying]
     run = PASRun(
         settings=chapter_pas_settings(p, cfg.seed),
@@ -94,6 +101,7 @@ def setup(ch: Chapter) -> PASRun:
         test_items=test_items,
         keyings=[cfg.keying] + (others if p["both_keyings"] else []),
         oracle=bool(p["oracle"]),
+        variant_subjects=list(subjects if n_variant is None else subjects[:n_variant]),
         unaligned=no_alignment[
             no_alignment["subject"].isin(subjects)
             & no_alignment["item"].isin(test_items)
@@ -105,6 +113,10 @@ def setup(ch: Chapter) -> PASRun:
     print(
         f"{len(known)} known items (probes, prompt), {len(run.validation)} validation "
         f"items (alpha), {len(test_items)} test items; {run.settings}"
+    )
+    print(
+        f"{len(subjects)} subjects; the oracle and the other keying on "
+        f"{len(run.variant_subjects)} of them: {run.variant_subjects}"
     )
     return run
 
@@ -143,17 +155,31 @@ def icl_prompts(
     return lambda s: icl_system(answers, s, items, inventory, keying)
 
 
-def align_every_subject(ch: Chapter, run: PASRun, key: str, variants: Variants) -> None:
-    """PAS + prompt, PAS alone, the prompt alone and (``run.oracle``) the paper's oracle
-    for every subject under keying ``key``, into ``variants``; the personas are
-    saved."""
-    lm, answers, subjects, inv = ch.model, ch.answers, ch.subjects, ch.inventory
+#: What :func:`align_every_subject` can run for a keying, in the chapter's order.
+PARTS = ("pas_icl", "pas_alone", "icl_known", "pas_oracle")
+
+
+def align_every_subject(
+    ch: Chapter,
+    run: PASRun,
+    key: str,
+    variants: Variants,
+    parts: tuple[str, ...] = PARTS,
+) -> None:
+    """``parts`` of section 5.5 under keying ``key``, into ``variants``: PAS + prompt,
+    PAS alone, the prompt alone and (``run.oracle``) the paper's oracle; the personas are
+    saved. The chapter's keying runs every subject, except the oracle, which runs
+    ``run.variant_subjects``; the other keying runs ``run.variant_subjects`` only."""
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise PalignError(f"parts {unknown}: choose from {', '.join(PARTS)}.")
+    lm, answers, inv = ch.model, ch.answers, ch.inventory
+    main = key == ch.cfg.keying
+    subjects = ch.subjects if main else run.variant_subjects
     s = run.settings
     prompt_of = icl_prompts(answers, run.known, inv, key)
-    for method, system_of in [
-        ("pas_icl", prompt_of),
-        ("pas_alone", lambda _: DEFAULT_SYSTEM),
-    ]:
+    pas_systems = {"pas_icl": prompt_of, "pas_alone": lambda _: DEFAULT_SYSTEM}
+    for method in [p for p in parts if p in pas_systems]:
         variants.preds[method, key], t, personas = run_pas(
             lm,
             run.acts,
@@ -161,7 +187,7 @@ def align_every_subject(ch: Chapter, run: PASRun, key: str, variants: Variants) 
             answers,
             subjects,
             method,
-            system_of,
+            pas_systems[method],
             run.known,
             run.validation,
             run.test_items,
@@ -170,30 +196,31 @@ def align_every_subject(ch: Chapter, run: PASRun, key: str, variants: Variants) 
             s,
             checkpoints=ch.checkpoints(f"{method}_{key}"),
         )
-        if method == "pas_icl" and key == ch.cfg.keying:
+        if method == "pas_icl" and main:
             variants.personas.update(personas)
         variants.timing_parts.append(t.assign(keying=key))
         ch.save_personas(method, key, personas)  # chapter 10 reads them back
-    variants.preds["icl_known", key], t = run_prompted(
-        lm,
-        answers,
-        subjects,
-        "icl_known",
-        prompt_of,
-        run.test_items,
-        inv,
-        s.batch_size,
-        checkpoints=ch.checkpoints(f"icl_known_{key}"),
-    )
-    variants.timing_parts.append(t.assign(keying=key))
+    if "icl_known" in parts:
+        variants.preds["icl_known", key], t = run_prompted(
+            lm,
+            answers,
+            subjects,
+            "icl_known",
+            prompt_of,
+            run.test_items,
+            inv,
+            s.batch_size,
+            checkpoints=ch.checkpoints(f"icl_known_{key}"),
+        )
+        variants.timing_parts.append(t.assign(keying=key))
     # the paper's code: all known answers in prompt and probes, alpha on the test items
-    if run.oracle:
+    if run.oracle and "pas_oracle" in parts:
         oracle, paper_icl, t = run_pas_oracle(
             lm,
             run.acts,
             run.act_items,
             answers,
-            subjects,
+            run.variant_subjects,
             icl_prompts(answers, run.paper_known, inv, key),
             run.paper_known,
             run.test_items,
@@ -225,12 +252,22 @@ def methods_glue(
         "c05_n_subjects": len(ch.subjects),
         "c05_n_test_items": len(run.test_items),
         "c05_keying": key,
-        "c05_keyings_run": "both keyings"
-        if len(run.keyings) > 1
-        else f"the {key} keying only",
+        "c05_keyings_run": keyings_run(key, run, len(ch.subjects)),
+        "c05_n_variant_subjects": len(run.variant_subjects),
         "c05_n_known": len(run.known),
         "c05_n_paper_known": len(run.paper_known),
     }
+
+
+def keyings_run(key: str, run: PASRun, n_subjects: int) -> str:
+    """Which keyings the run scored, for the prose: the other one may cover only the
+    first subjects (``variant_subjects``)."""
+    n_other = len(run.variant_subjects)
+    if len(run.keyings) == 1:
+        return f"the {key} keying only"
+    if n_other == n_subjects:
+        return "both keyings"
+    return f"the {key} keying (the other keying for the first {n_other} subjects)"
 
 
 def methods_chart(scores: pd.DataFrame) -> alt.LayerChart:

@@ -21,6 +21,7 @@ from .adapters import adapter_dir, save_adapter
 from .all_subjects import run_preference
 from .config import runtime_minutes
 from .context import Chapter
+from .errors import PalignError
 from .inventories import Inventory
 from .models import LoadedModel
 from .preference import TrainResult, TrainSettings, option_reward
@@ -127,7 +128,25 @@ def train_every_subject(
         pd.concat(timings, ignore_index=True),
         pd.concat(histories, ignore_index=True),
         paths,
-        int(sizes["dpo"]),
+        int(next(iter(sizes.values()))),
+    )
+
+
+def combined(*runs: PreferenceRun) -> PreferenceRun:
+    """One :class:`PreferenceRun` of the methods of ``runs`` (e.g. DPO and RL trained in
+    cells of their own, so each cell stays a few minutes)."""
+    sizes = {run.lora_params for run in runs}
+    if len(sizes) != 1:
+        raise PalignError(
+            f"adapters of different sizes {sorted(sizes)}: combine runs trained with "
+            "the same LoRA settings."
+        )
+    return PreferenceRun(
+        {m: t for run in runs for m, t in run.predictions.items()},
+        pd.concat([run.timings for run in runs], ignore_index=True),
+        pd.concat([run.history for run in runs], ignore_index=True),
+        {m: p for run in runs for m, p in run.adapter_paths.items()},
+        sizes.pop(),
     )
 
 

@@ -81,21 +81,12 @@ def sd3_setting(splits: dict) -> tuple[str, str]:
 def load_methods(
     cfg: RunConfig, methods: tuple[Method, ...], keying: str
 ) -> dict[str, pd.DataFrame]:
-    """Every method's predictions under ``keying``, by registry key.
-
-    A missing table raises :class:`.StoreMissing` naming the chapter to run, except for the methods the
-    registry marks ``optional`` (variants a chapter runs only when asked), which are skipped.
-    """
-    tables = {}
-    for m in methods:
-        try:
-            tables[m.key] = require_table(
-                cfg, m.table(keying), produced_by=m.writer(cfg.inventory)
-            )
-        except StoreMissing:
-            if not m.optional:
-                raise
-    return tables
+    """Every method's predictions under ``keying``, by registry key; a missing table
+    raises :class:`.StoreMissing` naming the chapter to run."""
+    return {
+        m.key: require_table(cfg, m.table(keying), produced_by=m.writer(cfg.inventory))
+        for m in methods
+    }
 
 
 def load_for_targets(

@@ -51,7 +51,7 @@ SHARED, PER_SHARD, DARK_TRIAD, AFTER = (
     for scope in ("once", "shard", "dark_triad", "merged")
 )
 #: Chapter parameters that count subjects of the whole run; a shard gets its share (at least 1).
-PER_RUN_COUNTS = ("efficiency_subjects",)
+PER_RUN_COUNTS = ("efficiency_subjects", "variant_subjects")
 
 
 def chapter_notebooks(folder: Path) -> dict[str, Path]:
@@ -113,7 +113,7 @@ def shard_counts(
     start = 0
     for k, part in enumerate(shards):
         for name in PER_RUN_COUNTS:
-            if name in params:
+            if params.get(name) is not None:  # None: every subject of each shard
                 count = min(int(params[name]), n_run)
                 out[k][name] = max(1, min(len(part), count - start))
         start += len(part)

@@ -692,6 +692,15 @@ def check_05(e: Expect) -> None:
         "pas_icl - icl_known",
     )
     e.equal("c05_n_subjects", pas["subject"].nunique(), "the store's pas_icl table")
+    oracle_subjects = tables["pas_oracle"]["subject"].unique()
+    e.equal(
+        "c05_n_oracle_subjects", len(oracle_subjects), "the store's pas_oracle table"
+    )
+    e.equal(
+        "c05_pas_icl_oracle_subjects",
+        composite_of(pas[pas["subject"].isin(oracle_subjects)], inv, keying),
+        "the store's pas_icl rows of the oracle's subjects",
+    )
     e.equal(
         "c05_n_test_items",
         len(pas) // pas["subject"].nunique(),
@@ -1128,16 +1137,12 @@ def check_08(e: Expect) -> None:
 
 def check_09(e: Expect) -> None:
     from palign_nb import methods
-    from palign_nb.errors import StoreMissing
     from palign_nb.inventories import get_inventory
 
     inv, keying = get_inventory("ipip"), e.params.get("keying", "papi")
     tables = {}
     for m in methods.methods_for("ipip"):
-        try:
-            tables[m.label] = e.predictions(m.key, keying)
-        except StoreMissing:
-            e.true(m.optional, f"the store lacks {m.table(keying)}")
+        tables[m.label] = e.predictions(m.key, keying)
     common = None
     for table in tables.values():
         pairs = list(zip(table["subject"], table["item"]))
@@ -1420,9 +1425,7 @@ def test_every_registered_method_was_written_by_its_chapter(
         )
         written = read_manifest_names(cfg)
         for m in methods.methods_for(inventory, compared=False):
-            if m.optional or (
-                m.key == "p2_generated"
-            ):  # written only when asked / for the Big Five's first subject
+            if m.key == "p2_generated":  # for the Big Five's first subject only
                 continue
             name = m.table("papi")
             assert name in written, (

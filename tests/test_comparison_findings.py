@@ -35,7 +35,6 @@ METHODS = (
     "p2",
     "pas_icl",
     "pas_alone",
-    "pas_oracle",
     "dpo",
     "grpo",
 )
@@ -144,14 +143,19 @@ def run_findings(
     }
     shown = {keying: {key: keying for key in METHODS} for keying in comps}
     g |= keying_ranking.ranking_findings(comps, keying_ranking.ranking(comps, shown))
-    at_zero = _predictions(run, items, "papi", right=not pas_best)
+    # the oracle and its prompt at alpha 0 on the first subjects only (chapter 05's
+    # variant_subjects), compared like for like with PAS + prompt and its prompt there
+    first = population.iloc[:2]
+    at_zero = _predictions(first, items, "papi", right=not pas_best)
+    oracle = _predictions(first, items, "papi", right=pas_best)
     like = comparison.compare(
-        {k: comp.tables[k] for k in ("pas_oracle", "pas_icl", "icl_known")}
-        | {"icl_paper": at_zero},
+        {k: comp.tables[k] for k in ("pas_icl", "icl_known")}
+        | {"pas_oracle": oracle, "icl_paper": at_zero},
         IPIP,
         "papi",
     )
-    leak, *row = claims.oracle_findings(comp, like)
+    assert like.n_subjects == 2
+    leak, *row = claims.oracle_findings(like)
     g |= leak
     table, verdicts = claims.claims_findings(
         comp,

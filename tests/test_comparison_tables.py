@@ -121,3 +121,22 @@ def test_the_efficiency_chart_labels_each_inventorys_seconds():
 
 def test_no_oracle_means_no_like_for_like_comparison(cfg, comp):
     assert tables09.oracle_like_for_like(cfg, comp, IPIP) is None
+
+
+def test_the_oracle_is_compared_on_its_own_subjects(setting, tmp_path):  # noqa: F811
+    population, known, validation, items = setting
+    keys = ("pas_icl", "icl_known")
+    run = population.iloc[:4]
+    tables = {k: _predictions(run, items, "papi", right=k == "pas_icl") for k in keys}
+    comp = comparison.compare(tables, IPIP, "papi")
+    cfg = RunConfig(results_dir=str(tmp_path), keying="papi")
+    # chapter 05 ran the oracle and its prompt at alpha 0 on the first 2 subjects only
+    first = population.iloc[:2]
+    for key, right in (("pas_oracle", True), ("icl_paper", False)):
+        table = _predictions(first, items, "papi", right)
+        store.save_predictions(cfg, key, table, "05_pas", keying="papi")
+    like = tables09.oracle_like_for_like(cfg, comp, IPIP)
+    assert like.n_subjects == 2 and comp.n_subjects == 4
+    assert like.composite("pas_oracle") == like.composite("pas_icl") == 0.0
+    # both as wrong as the scale allows, on the same 2 subjects
+    assert like.composite("icl_paper") == like.composite("icl_known") > 0

@@ -65,6 +65,7 @@ def test_the_point_with_every_known_answer_is_section_5_5s_run():
         test_items=TEST,
         keyings=["papi"],
         oracle=False,
+        variant_subjects=[7],
         unaligned=pd.DataFrame(),
         eff_keying="papi",
         eff_subsets={},

@@ -100,6 +100,7 @@ def test_method_findings_reads_the_scores_it_is_given():
         {
             "subject": [1, 2, 1],
             "method": ["pas_icl", "pas_icl", "pas_alone"],
+            "keying": "papi",
             "alpha": [0.0, 4.0, 0.0],
             "fallback": [False, False, True],
         }
@@ -127,6 +128,8 @@ def test_method_findings_reads_the_scores_it_is_given():
         glue["c05_pas_vs_prompt"] == -1.0
         and glue["c05_always_c"] == 4.5
         and np.isnan(glue["c05_pas_oracle"])
+        and np.isnan(glue["c05_pas_icl_oracle_subjects"])
+        and glue["c05_n_oracle_subjects"] == 0
     )
     assert (
         glue["c05_n_fallback"] == 1 and glue["c05_share_alpha_zero"] == 0.5

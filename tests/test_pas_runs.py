@@ -9,7 +9,7 @@ import pytest
 import test_palign_pas
 from test_palign_pas import tiny
 
-from palign_nb import activations, context, methods, pas_runs, store
+from palign_nb import activations, context, methods, pas_findings, pas_runs, store
 from palign_nb.errors import PalignError
 from palign_nb.inventories import get_inventory
 from palign_nb.metrics import add_targets, alignment_score
@@ -52,6 +52,7 @@ PARAMS = {
     "n_items": 10,
     "both_keyings": False,
     "oracle": True,
+    "variant_subjects": None,
     "batch_size": 4,
     "efficiency_counts": [5, 10],
     "efficiency_subjects": 1,
@@ -97,6 +98,9 @@ def test_setup_chooses_the_items_and_keyings_and_checks_every_value(tmp_path, ca
     assert run.settings.alphas == (0.0, 4.0) and run.settings.top_k == 3
     assert sorted(run.eff_subsets) == [5, 10] and run.eff_subjects == [7, 8]
     assert "all of them get the curve" in capsys.readouterr().out
+    assert run.variant_subjects == [7, 8]  # None: every subject
+    first = pas_runs.setup(chapter_for(tmp_path, variant_subjects=1))
+    assert first.variant_subjects == [7]
     # chapter 03's rows of this run's subjects and test items only
     assert set(run.unaligned["subject"]) == {7, 8}
     assert set(run.unaligned["item"]) == set(TEST)
@@ -104,6 +108,7 @@ def test_setup_chooses_the_items_and_keyings_and_checks_every_value(tmp_path, ca
     assert one.keyings == ["papi"] and one.eff_keying == "papi" and not one.oracle
     for bad, match in [
         ({"efficiency_subjects": 0}, "give at least 1"),
+        ({"variant_subjects": 0}, "variant_subjects=0: give at least 1"),
         ({"direction": "mass"}, "Did you mean 'mass_mean'"),
         ({"alpha_criterion": "argmin"}, "Unknown alpha_criterion"),
         ({"efficiency_keying": "paper"}, "Unknown efficiency_keying"),
@@ -251,3 +256,50 @@ def test_the_charts_show_each_method_and_subject():
     spec = pas_runs.letter_chart(table).to_dict()
     assert spec["encoding"]["x"]["field"] == "one_sidedness"
     assert len(next(iter(spec["datasets"].values()))) == 2
+
+
+def test_the_oracle_and_the_other_keying_run_the_variant_subjects_only(
+    tokenizer, tmp_path
+):
+    lm = tiny(tokenizer)
+    items = KNOWN + VALIDATION
+    acts = activations.contrast_activations(lm, items, INV, batch_size=8)
+    ch = chapter_for(tmp_path, lm, acts, items, both_keyings=True, variant_subjects=1)
+    run = pas_runs.setup(ch)
+    variants = pas_runs.Variants()
+    # the chapter's keying in two parts, as the chapter's cells run it
+    pas_runs.align_every_subject(ch, run, "papi", variants, parts=("pas_icl",))
+    pas_runs.align_every_subject(
+        ch, run, "papi", variants, parts=("pas_alone", "icl_known", "pas_oracle")
+    )
+    pas_runs.align_every_subject(ch, run, "literal", variants)
+    subjects = {k: sorted(set(t["subject"])) for k, t in variants.preds.items()}
+    for m in ("pas_icl", "pas_alone", "icl_known"):
+        assert subjects[m, "papi"] == [7, 8] and subjects[m, "literal"] == [7]
+    for m in ("pas_oracle", "icl_paper"):
+        assert subjects[m, "papi"] == [7] and subjects[m, "literal"] == [7]
+    with pytest.raises(PalignError, match="choose from"):
+        pas_runs.align_every_subject(ch, run, "papi", variants, parts=("oracle",))
+    assert pas_runs.keyings_run("papi", run, 2) == (
+        "the papi keying (the other keying for the first 1 subjects)"
+    )
+    # the other keying's no-model rows and methods on its own subjects; the oracle's
+    # comparison with PAS + prompt like for like, on the oracle's subject
+    scores = pas_findings.method_scores(variants.preds, run.unaligned, run.keyings, INV)
+    n = scores.drop_duplicates(["method", "keying"]).set_index(["method", "keying"])
+    assert n.loc[("no_alignment", "papi"), "n_subjects"] == 2
+    assert n.loc[("no_alignment", "literal"), "n_subjects"] == 1
+    assert n.loc[("pas_oracle", "papi"), "n_subjects"] == 1
+    glue = pas_findings.method_findings(
+        scores,
+        variants.chosen,
+        variants.timings,
+        variants.preds["pas_icl", "papi"],
+        "papi",
+        INV,
+    )
+    pas_first = variants.preds["pas_icl", "papi"]
+    alone = alignment_score(add_targets(pas_first[pas_first.subject == 7], INV, "papi"))
+    assert glue["c05_n_oracle_subjects"] == 1
+    assert glue["c05_pas_icl_oracle_subjects"] == pytest.approx(alone["composite"])
+    assert "on the oracle's 1 subject(s)" in str(glue["c05_methods_finding"])

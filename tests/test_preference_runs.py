@@ -8,9 +8,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
+import pytest
 import torch
 
 from palign_nb import preference_runs
+from palign_nb.errors import PalignError
 from palign_nb.inventories import get_inventory
 from palign_nb.preference import NO_OPTION_REWARD, TrainSettings
 
@@ -172,6 +174,20 @@ def test_train_every_subject_saves_each_adapter_before_scoring(
     assert run.lora_params == 6 and list(run.predictions) == ["dpo", "grpo"]
     assert run.timings["keying"].eq("papi").all() and len(run.history) == 4
     assert "dpo: trained 15 s, scored 1 s per subject" in capsys.readouterr().out
+    # each method in a cell of its own, then one run: the same as both at once
+    parts = [
+        preference_runs.train_every_subject(
+            FakeChapter(tmp_path), {m: settings[m]}, ["k"], ["i"]
+        )
+        for m in ("dpo", "grpo")
+    ]
+    both = preference_runs.combined(*parts)
+    assert list(both.predictions) == ["dpo", "grpo"] and both.lora_params == 6
+    assert both.adapter_paths == run.adapter_paths
+    assert both.timings.equals(run.timings) and both.history.equals(run.history)
+    parts[1].lora_params = 7
+    with pytest.raises(PalignError, match="adapters of different sizes"):
+        preference_runs.combined(*parts)
 
 
 def test_save_preference_records_each_method_with_its_settings(monkeypatch, tmp_path):

@@ -272,6 +272,10 @@ def test_shards_and_per_run_counts():
         c["efficiency_subjects"]
         for c in run_plan.shard_counts({"efficiency_subjects": 300}, shards, 8)
     ] == [2, 2, 2, 2]
+    # variant_subjects likewise; None (every subject) is left to each shard
+    counts = run_plan.shard_counts({"variant_subjects": 2}, shards, 8)
+    assert [c["variant_subjects"] for c in counts] == [2, 1, 1, 1]
+    assert run_plan.shard_counts({"variant_subjects": None}, shards, 8) == [{}] * 4
 
 
 def test_the_stage_table_places_every_chapter_and_the_planner_follows_it(tmp_path):
