@@ -218,16 +218,31 @@ def keying_comparisons(
     known: list[str],
     validation: list[str],
 ) -> tuple[dict[str, Comparison], dict[str, Any]]:
-    """Every method graded against each keying's targets, on its own common rows.
+    """Every method graded against each keying's targets, on the rows common to every
+    table of both keyings (chapter 05 may run the other keying for fewer subjects:
+    ``variant_subjects``), so the two rankings rank the same subjects.
 
     Returns the comparisons and, per keying, which answers each method was shown.
     """
-    comps, answers_shown = {}, {}
+    loaded, answers_shown = {}, {}
     for key in KEYINGS:
-        tables, answers_shown[key] = results.load_for_targets(
+        loaded[key], answers_shown[key] = results.load_for_targets(
             cfg, results.IPIP_METHODS, key
         )
-        comps[key] = compare(tables, inv, key, population, known, validation)
+    subjects = set.intersection(
+        *(set(t["subject"]) for tables in loaded.values() for t in tables.values())
+    )
+    comps = {
+        key: compare(
+            {m: t[t["subject"].isin(subjects)] for m, t in tables.items()},
+            inv,
+            key,
+            population,
+            known,
+            validation,
+        )
+        for key, tables in loaded.items()
+    }
     return comps, answers_shown
 
 

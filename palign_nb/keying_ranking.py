@@ -64,6 +64,7 @@ def ranking_findings(
     composites = wide["composite"].stack()
     return {
         "c09_n_rank_changes": n_changes,
+        "c09_keying_n_subjects": comps["papi"].n_subjects,
         "c09_rank_methods": len(wide),
         "c09_rank_finding": Sentence(
             "Switching the convention changes the rank of "

@@ -20,7 +20,13 @@ from .inventories import Inventory, shown_values
 from .metrics import subject_predictions
 from .models import LoadedModel
 from .pas import Persona
-from .pas_subject import PASSettings, align_subject, oracle_subject, score_steered
+from .pas_subject import (
+    PASSettings,
+    SubjectPAS,
+    align_subject,
+    oracle_subject,
+    score_steered,
+)
 from .probing import MIN_USABLE, contrast_labels
 from .prompt_baselines import score_items
 
@@ -41,6 +47,7 @@ def run_pas(
     settings: PASSettings = PASSettings(),
     unsteered: pd.DataFrame | None = None,
     checkpoints: Checkpoints | None = None,
+    fits: dict[object, SubjectPAS] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[object, Persona]]:
     """PAS per subject: probes on ``known``, alpha on ``validation``, then one pass over ``items``.
 
@@ -51,6 +58,9 @@ def run_pas(
     ``unsteered``: the same prompts' predictions without steering (:func:`palign_nb.all_subjects.run_prompted` on ``items``), reused
     where a subject's test pass would be unsteered (alpha 0, or the fallback) instead of scoring it again; such a
     test pass is timed as 0 s here, since its cost is in the unsteered method's timings.
+    ``fits``: subjects already aligned with these same inputs (:func:`palign_nb.pas_subject.align_subject`,
+    e.g. chapter 05's walkthrough of its first subject), reused instead of fitted again; their timings
+    are the reused fit's.
     """
 
     def unsteered_rows(s) -> pd.DataFrame | None:
@@ -88,7 +98,7 @@ def run_pas(
             usable < MIN_USABLE
         ):  # too few decided answers to probe: no steering, the prompt alone
             return test_pass(None, 0.0).assign(alpha=0.0, fallback=True), timings, None
-        fit = align_subject(
+        fit = (fits or {}).get(s) or align_subject(
             lm,
             acts,
             act_items,

@@ -165,11 +165,14 @@ def align_every_subject(
     key: str,
     variants: Variants,
     parts: tuple[str, ...] = PARTS,
+    fits: dict | None = None,
 ) -> None:
     """``parts`` of section 5.5 under keying ``key``, into ``variants``: PAS + prompt,
     PAS alone, the prompt alone and (``run.oracle``) the paper's oracle; the personas are
     saved. The chapter's keying runs every subject, except the oracle, which runs
-    ``run.variant_subjects``; the other keying runs ``run.variant_subjects`` only."""
+    ``run.variant_subjects``; the other keying runs ``run.variant_subjects`` only.
+    ``fits``: PAS + prompt alignments already made under ``key`` (the walkthrough's
+    first subject), reused (:func:`palign_nb.pas_every_subject.run_pas`)."""
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise PalignError(f"parts {unknown}: choose from {', '.join(PARTS)}.")
@@ -195,6 +198,7 @@ def align_every_subject(
             key,
             s,
             checkpoints=ch.checkpoints(f"{method}_{key}"),
+            fits=fits if method == "pas_icl" else None,
         )
         if method == "pas_icl" and main:
             variants.personas.update(personas)

@@ -9,7 +9,7 @@ Introduced in :doc:`/notebooks/05_pas`.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -152,12 +152,15 @@ def score_steered(
 
 @dataclass
 class SubjectPAS:
-    """What :func:`align_subject` returns: the fitted persona (alpha set), the alpha trials and timings."""
+    """What :func:`align_subject` returns: the fitted persona (alpha set), the alpha trials, timings, and
+    the validation items' option table at each alpha the search scored (``tables``, for analyses that
+    would otherwise score them again)."""
 
     persona: Persona
     probes: ProbeResult
     trials: pd.DataFrame
     seconds: dict[str, float]
+    tables: dict[float, pd.DataFrame] = field(default_factory=dict)
 
 
 def align_subject(
@@ -195,10 +198,16 @@ def align_subject(
     val_targets = shown_values(answers, validation, inventory, keying)
     traits = inventory.items.loc[validation, "trait"].to_numpy()
     start = time.perf_counter()
+    tables: dict[float, pd.DataFrame] = {}
+
+    def scored(alpha: float) -> pd.DataFrame:
+        tables[alpha] = score_steered(
+            lm, persona, alpha, system, validation, inventory, s.batch_size
+        )
+        return tables[alpha]
+
     alpha, trials = search_alpha(
-        lambda a: score_steered(
-            lm, persona, a, system, validation, inventory, s.batch_size
-        ),
+        scored,
         val_targets,
         traits,
         s.alphas,
@@ -221,6 +230,7 @@ def align_subject(
         probes,
         trials,
         {"probe_fit": probe_s, "alpha_search": time.perf_counter() - start},
+        tables,
     )
 
 

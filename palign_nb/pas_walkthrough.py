@@ -23,7 +23,8 @@ from .inventories import OPTION_LETTERS, Inventory, shown_values
 from .models import LoadedModel
 from .pas import Persona
 from .pas_runs import PASRun
-from .pas_subject import score_steered
+from .errors import PalignError
+from .pas_subject import SubjectPAS, score_steered
 from .prompts import DEFAULT_SYSTEM
 
 #: How the alpha-search chart names each measure of the trials of
@@ -144,23 +145,23 @@ def stability_of(
 
 
 def alpha_stability(
-    lm: LoadedModel,
-    persona: Persona,
-    system: str,
+    first: SubjectPAS,
     answers: pd.Series,
     run: PASRun,
     inventory: Inventory,
     keying: str,
 ) -> AlphaStability:
-    """:func:`stability_of` one subject's validation items, each scored once per alpha
-    of the grid with ``persona`` and ``system`` (no model pass for the redraws)."""
+    """:func:`stability_of` one subject's validation items, from the option table of
+    each alpha of the grid that :func:`palign_nb.pas_subject.align_subject` scored for
+    ``first`` (no model pass here)."""
     s = run.settings
-    tables = {
-        a: score_steered(
-            lm, persona, a, system, run.validation, inventory, s.batch_size
+    missing = [a for a in s.alphas if a not in first.tables]
+    if missing:
+        raise PalignError(
+            f"alpha_stability needs the validation tables of every grid alpha; "
+            f"{missing} were not scored: pass align_subject's result for run.settings."
         )
-        for a in s.alphas
-    }
+    tables = {a: first.tables[a] for a in s.alphas}
     values = shown_values(answers, run.validation, inventory, keying)
     traits = inventory.items.loc[run.validation, "trait"].to_numpy()
     return stability_of(tables, values, traits, inventory.trait_order, s.seed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from palign_nb import comparison, methods, paper_numbers, store
+from palign_nb import comparison, methods, paper_numbers, results, store
 from palign_nb import comparison_tables as tables09
 from palign_nb.config import RunConfig
 from palign_nb.errors import PalignError
@@ -140,3 +140,21 @@ def test_the_oracle_is_compared_on_its_own_subjects(setting, tmp_path):  # noqa:
     assert like.composite("pas_oracle") == like.composite("pas_icl") == 0.0
     # both as wrong as the scale allows, on the same 2 subjects
     assert like.composite("icl_paper") == like.composite("icl_known") > 0
+
+
+def test_both_keyings_rank_the_same_subjects(setting, tmp_path):  # noqa: F811
+    population, known, validation, items = setting
+    cfg = RunConfig(results_dir=str(tmp_path), keying="papi")
+    for m in results.IPIP_METHODS:
+        table = _predictions(population.iloc[:4], items, "papi", right=False)
+        store.save_predictions(cfg, m.key, table, m.writer("ipip"), keying="papi")
+    # chapter 05 ran the literal keying for its first 2 subjects only
+    for key in ("pas_icl", "pas_alone", "icl_known"):
+        table = _predictions(population.iloc[:2], items, "literal", right=True)
+        store.save_predictions(cfg, key, table, "05_pas", keying="literal")
+    comps, shown = tables09.keying_comparisons(cfg, IPIP, population, known, validation)
+    assert comps["papi"].n_subjects == comps["literal"].n_subjects == 2
+    assert (
+        shown["literal"]["pas_icl"] == "literal" and shown["literal"]["dpo"] == "papi"
+    )
+    assert comps["literal"].composite("pas_icl") == 0.0

@@ -9,7 +9,8 @@ import pytest
 import test_palign_pas
 from test_palign_pas import tiny
 
-from palign_nb import activations, context, methods, pas_findings, pas_runs, store
+from palign_nb import activations, context, methods, pas_every_subject, pas_findings
+from palign_nb import pas_runs, pas_subject, store
 from palign_nb.errors import PalignError
 from palign_nb.inventories import get_inventory
 from palign_nb.metrics import add_targets, alignment_score
@@ -303,3 +304,46 @@ def test_the_oracle_and_the_other_keying_run_the_variant_subjects_only(
     assert glue["c05_n_oracle_subjects"] == 1
     assert glue["c05_pas_icl_oracle_subjects"] == pytest.approx(alone["composite"])
     assert "on the oracle's 1 subject(s)" in str(glue["c05_methods_finding"])
+
+
+def test_a_fit_already_made_is_reused_not_fitted_again(
+    tokenizer, tmp_path, monkeypatch
+):
+    lm = tiny(tokenizer)
+    items = KNOWN + VALIDATION
+    acts = activations.contrast_activations(lm, items, INV, batch_size=8)
+    ch = chapter_for(tmp_path / "reused", lm, acts, items)
+    run = pas_runs.setup(ch)
+    system = pas_runs.icl_prompts(ch.answers, run.known, INV, "papi")(7)
+    first = pas_subject.align_subject(
+        lm,
+        acts,
+        items,
+        ch.answers.loc[7],
+        run.known,
+        run.validation,
+        INV,
+        "papi",
+        system,
+        run.settings,
+    )
+    fitted, real = [], pas_every_subject.align_subject
+
+    def counted(*args, **kwargs):
+        fitted.append(args[3].name)  # the subject's answers
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pas_every_subject, "align_subject", counted)
+    variants = pas_runs.Variants()
+    parts = ("pas_icl",)
+    pas_runs.align_every_subject(ch, run, "papi", variants, parts, fits={7: first})
+    assert fitted == [8]
+    # the same predictions, alphas and personas as fitting every subject
+    again = chapter_for(tmp_path / "again", lm, acts, items)
+    fresh = pas_runs.Variants()
+    pas_runs.align_every_subject(again, pas_runs.setup(again), "papi", fresh, parts)
+    assert fitted == [8, 7, 8]
+    pd.testing.assert_frame_equal(
+        variants.preds["pas_icl", "papi"], fresh.preds["pas_icl", "papi"]
+    )
+    assert variants.personas[7].alpha == fresh.personas[7].alpha == first.persona.alpha

@@ -12,6 +12,7 @@ from test_pas_runs import KNOWN, TEST, VALIDATION, chapter_for, subject_answers
 
 from palign_nb import activations, pas, pas_runs, pas_subject, pas_walkthrough, prompts
 from palign_nb.prompt_baselines import score_items
+from palign_nb.errors import PalignError
 from palign_nb.inventories import get_inventory
 
 INV = get_inventory("ipip")
@@ -107,11 +108,18 @@ def test_stability_on_the_model_agrees_with_the_alpha_search(tokenizer, tmp_path
         prompts.DEFAULT_SYSTEM,
         settings,
     )
-    stab = pas_walkthrough.alpha_stability(
-        lm, first.persona, prompts.DEFAULT_SYSTEM, answers.loc[7], run, INV, "papi"
-    )
+    stab = pas_walkthrough.alpha_stability(first, answers.loc[7], run, INV, "papi")
     # the full validation set picks what align_subject's search picked
     assert stab.full_choice["argmax"] == first.persona.alpha
+    # the kept tables are what scoring the validation items again gives
+    again = pas_subject.score_steered(
+        lm, first.persona, 4.0, prompts.DEFAULT_SYSTEM, VALIDATION, INV, 4
+    )
+    pd.testing.assert_frame_equal(first.tables[4.0], again)
+    # a grid the search did not score is refused
+    run.settings = pas_subject.PASSettings(top_k=3, alphas=(0.0, 2.0), batch_size=4)
+    with pytest.raises(PalignError, match=r"\[2.0\] were not scored"):
+        pas_walkthrough.alpha_stability(first, answers.loc[7], run, INV, "papi")
     assert stab.glue["c05_stab_n_alphas"] == 3 and stab.glue["c05_stab_n_items"] == 5
 
 
