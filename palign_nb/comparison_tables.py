@@ -278,15 +278,5 @@ def oracle_like_for_like(
             inv,
             cfg.keying,
         )
-    except (StoreMissing, PalignError, KeyError):
-        return None
-    try:
-        at_zero = store.load_predictions(cfg, "icl_paper", cfg.keying)
-        keys = ("pas_oracle", "pas_icl", "icl_known")
-        return compare(
-            {k: comp.tables[k] for k in keys} | {"icl_paper": at_zero},
-            inv,
-            cfg.keying,
-        )
     except (StoreMissing, PalignError):
         return None
